@@ -55,6 +55,14 @@ static const char *insert_hint(int err)
 	}
 }
 
+/* libkmod's own logging would repeat, less clearly, what ml->err says. */
+static void quiet_log(void *data, int priority, const char *file, int line,
+		      const char *fn, const char *format, va_list args)
+{
+	(void)data; (void)priority; (void)file; (void)line; (void)fn;
+	(void)format; (void)args;
+}
+
 int modload_new(const char *moddir, struct modload **out)
 {
 	/* An array holding only NULL: read no modprobe.d configuration. */
@@ -68,6 +76,7 @@ int modload_new(const char *moddir, struct modload **out)
 		free(ml);
 		return -ENOMEM;
 	}
+	kmod_set_log_fn(ml->ctx, quiet_log, NULL);
 	*out = ml;
 	return 0;
 }

@@ -1,0 +1,62 @@
+# vfio-migtest top-level Makefile.
+#
+#   make deps     install what the project needs (Debian; fast when satisfied)
+#   make          build kmod/ (against KDIR), userspace/ and selftests/
+#   make check    unit tests on the host, then the selftests in a VM
+#   make demo     the main job: migrate mock devices, sequential vs parallel
+#   make sparse   run sparse on the module
+#
+# KDIR defaults to the running kernel's build tree when it exists, else the
+# installed test kernel's headers.  check, demo and bench boot the test
+# kernel, so they build the module against its headers (TEST_KDIR).
+
+TOP := $(CURDIR)
+BUILD := $(TOP)/build
+include ci/kernel.conf
+
+TEST_RELEASE := $(notdir $(lastword $(sort $(wildcard /lib/modules/$(KERNEL_SERIES).*-amd64))))
+TEST_KDIR := $(if $(TEST_RELEASE),/lib/modules/$(TEST_RELEASE)/build)
+RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(TEST_KDIR))
+VMTEST_ARGS ?=
+
+export TOP BUILD
+
+all: kmod userspace selftests
+
+kdir-check:
+	@if [ -z "$(KDIR)" ]; then \
+		echo "make: no kernel build tree: run 'make deps' or pass KDIR=..." >&2; exit 2; fi
+	@if [ ! -f "$(KDIR)/Makefile" ]; then \
+		echo "make: KDIR=$(KDIR) has no Makefile: not a kernel build tree" >&2; exit 2; fi
+
+kmod: kdir-check
+	$(MAKE) -C kmod KDIR=$(KDIR)
+
+userspace:
+	$(MAKE) -C userspace
+
+selftests: userspace
+	$(MAKE) -C selftests
+
+sparse: kdir-check
+	$(MAKE) -C kmod KDIR=$(KDIR) sparse
+
+deps:
+	@ci/deps
+
+# Everything the VM runs is built for the test kernel.
+vm-build: deps
+	$(MAKE) all KDIR=$(TEST_KDIR)
+
+check: vm-build
+	@ci/check $(VMTEST_ARGS)
+
+demo: vm-build
+	@ci/vmtest $(VMTEST_ARGS) -- ci/demo
+
+clean:
+	-$(MAKE) -C kmod clean KDIR=$(KDIR)
+	rm -rf $(BUILD)
+
+.PHONY: all kdir-check kmod userspace selftests sparse deps vm-build check demo clean
