@@ -5,6 +5,7 @@
 #   make check    unit tests on the host, then the selftests in a VM
 #   make demo     the main job: migrate mock devices, sequential vs parallel
 #   make sparse   run sparse on the module
+#   make install INSTALL_PATH=DIR   a kselftest tree of the selftests
 #
 # KDIR defaults to the running kernel's build tree when it exists, else the
 # installed test kernel's headers.  check, demo and bench boot the test
@@ -55,8 +56,12 @@ check: vm-build
 demo: vm-build
 	@ci/vmtest $(VMTEST_ARGS) -- ci/demo
 
+# A kselftest-style tree of everything: make install INSTALL_PATH=DIR
+install: all
+	$(MAKE) -C selftests install INSTALL_PATH=$(INSTALL_PATH)
+
 clean:
 	-$(MAKE) -C kmod clean KDIR=$(KDIR)
 	rm -rf $(BUILD)
 
-.PHONY: all kdir-check kmod userspace selftests sparse deps vm-build check demo clean
+.PHONY: install all kdir-check kmod userspace selftests sparse deps vm-build check demo clean

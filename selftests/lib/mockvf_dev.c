@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +23,29 @@
 #define MOCKVF_DEFAULT_KO "kmod/mockvf.ko"
 #endif
 
+/*
+ * Where mockvf.ko is: $MOCKVF_KO, else beside an installed test tree
+ * (<tree>/vfio-migtest/<area>/<test> -> <tree>/vfio-migtest/mockvf.ko),
+ * else the build tree's kmod/mockvf.ko.
+ */
 const char *mockvf_ko_path(void)
 {
+	static char installed[PATH_MAX];
 	const char *env = getenv("MOCKVF_KO");
+	char exe[PATH_MAX];
+	ssize_t n;
 
-	return env && *env ? env : MOCKVF_DEFAULT_KO;
+	if (env && *env)
+		return env;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		snprintf(installed, sizeof(installed), "%s/../mockvf.ko",
+			 dirname(exe));
+		if (!access(installed, R_OK))
+			return installed;
+	}
+	return MOCKVF_DEFAULT_KO;
 }
 
 static int write_file(const char *path, const char *val)
