@@ -21,6 +21,8 @@
 #define MT_SKIP_REASON_MAX 512
 
 static struct mt_test *mt_head, **mt_tail = &mt_head;
+static char **mt_argv_rest;
+static int mt_argc_rest;
 
 /* Child-side state: only meaningful inside the forked test process. */
 static bool mt_failed;
@@ -30,6 +32,16 @@ static struct {
 } mt_deferred[MT_MAX_DEFERRED];
 static int mt_ndeferred;
 static int mt_skip_fd = -1;
+
+char **mt_args(void)
+{
+	return mt_argv_rest;
+}
+
+int mt_nargs(void)
+{
+	return mt_argc_rest;
+}
 
 void mt_register(struct mt_test *t)
 {
@@ -195,6 +207,17 @@ static bool mt_selected(const char *name, char **only, int nonly)
 	return false;
 }
 
+/*
+ * A program may define mt_precheck() to refuse to run at all (bad device
+ * list): it returns 0 to go on, non-zero with @why set to bail out.
+ */
+__attribute__((weak)) int mt_precheck(char *why, size_t len)
+{
+	(void)why;
+	(void)len;
+	return 0;
+}
+
 int mt_main(int argc, char **argv)
 {
 	int npass = 0, nfail = 0, nskip = 0, nplan = 0, num = 0, opt;
@@ -212,12 +235,23 @@ int mt_main(int argc, char **argv)
 				only[nonly++] = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [-l] [-t TEST]...\n", argv[0]);
+			fprintf(stderr, "usage: %s [-l] [-t TEST]... [DEVICE|SRC=DST...]\n",
+				argv[0]);
 			return KSFT_FAIL;
 		}
 	}
 
+	mt_argv_rest = argv + optind;
+	mt_argc_rest = argc - optind;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	{
+		char why[512] = "";
+
+		if (mt_precheck(why, sizeof(why))) {
+			printf("TAP version 13\n1..0\nBail out! %s\n", why);
+			return KSFT_FAIL;
+		}
+	}
 	for (struct mt_test *t = mt_head; t; t = t->next)
 		if (mt_selected(t->name, only, nonly))
 			nplan++;

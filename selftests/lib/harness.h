@@ -21,7 +21,9 @@
  * test as skipped with a reason; mt_defer() registers a cleanup that runs
  * when the test ends however it ends (except on timeout or crash).
  *
- * Command line: "-l" lists tests, "-t NAME" runs only NAME (repeatable).
+ * Command line: "-l" lists tests, "-t NAME" runs only NAME (repeatable);
+ * the remaining arguments (devices, see devsel.h) are left for the tests in
+ * mt_args()/mt_nargs().
  */
 #ifndef VFIO_MIGTEST_HARNESS_H
 #define VFIO_MIGTEST_HARNESS_H
@@ -46,6 +48,13 @@ struct mt_test {
 
 void mt_register(struct mt_test *t);
 int mt_main(int argc, char **argv);
+
+/* The command line's positional arguments, after the harness options. */
+char **mt_args(void);
+int mt_nargs(void);
+
+/* Optional, defined by a test program: see harness.c. */
+int mt_precheck(char *why, size_t len);
 
 /* Print a KTAP diagnostic line ("# ..."). */
 void mt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
