@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * channel.c - framed records over one non-blocking stream socket.
+ *
+ * All waits are poll() slices so a session abort (another thread failing)
+ * unblocks every channel within 100 ms, and a silent peer fails the
+ * session after timeout_ms instead of hanging it.  Blocking on a full
+ * send buffer is how the destination's memory cap slows the source.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "session_internal.h"
+
+#define SLICE_MS 100
+
+void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,
+		  const atomic_bool *abort, unsigned timeout_ms)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->idx = idx;
+	c->abort = abort;
+	c->timeout_ms = timeout_ms ? timeout_ms : 30000;
+	pthread_mutex_init(&c->tx_lock, NULL);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+void vm_chan_destroy(struct vm_chan *c)
+{
+	pthread_mutex_destroy(&c->tx_lock);
+}
+
+static int wait_fd(struct vm_chan *c, short ev, unsigned *idle_ms,
+		   unsigned limit_ms)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = ev };
+
+	for (;;) {
+		if (c->abort && atomic_load(c->abort))
+			return -ECANCELED;
+		int n = poll(&pfd, 1, SLICE_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n > 0)
+			return 0;
+		*idle_ms += SLICE_MS;
+		if (*idle_ms >= limit_ms)
+			return -ETIMEDOUT;
+	}
+}
+
+static int send_all(struct vm_chan *c, struct iovec *iov, int cnt,
+		    unsigned limit_ms)
+{
+	unsigned idle = 0;
+
+	while (cnt) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int ret = wait_fd(c, POLLOUT, &idle, limit_ms);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (n < 0)
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		idle = 0;
+		while (cnt && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+static int send_record(struct vm_chan *c, unsigned type, unsigned dev,
+		       const void *payload, uint32_t len, unsigned limit_ms)
+{
+	uint8_t hdr[VFIOMIG_WIRE_HDR_LEN];
+	struct iovec iov[2];
+	int ret;
+
+	pthread_mutex_lock(&c->tx_lock);
+	vfiomig_wire_encode_hdr(hdr, type, dev, len, c->tx_seq, payload);
+	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
+	iov[1] = (struct iovec){ (void *)payload, len };
+	ret = send_all(c, iov, len ? 2 : 1, limit_ms);
+	if (!ret)
+		c->tx_seq++;
+	pthread_mutex_unlock(&c->tx_lock);
+	return ret;
+}
+
+int vm_chan_send(struct vm_chan *c, unsigned type, unsigned dev,
+		 const void *payload, uint32_t len)
+{
+	return send_record(c, type, dev, payload, len, c->timeout_ms);
+}
+
+void vm_chan_send_error(struct vm_chan *c, int err, const char *msg)
+{
+	uint8_t buf[516];
+	size_t ml = strnlen(msg, 512);
+
+	if (c->fd < 0)
+		return;
+	vfiomig_put_be32(buf, (uint32_t)(err < 0 ? -err : err));
+	memcpy(buf + 4, msg, ml);
+	/* Bypass the abort flag: this runs while aborting. */
+	const atomic_bool *saved = c->abort;
+	c->abort = NULL;
+	send_record(c, VFIOMIG_REC_ERROR, VFIOMIG_WIRE_NODEV, buf,
+		    (uint32_t)(4 + ml), 1000);
+	c->abort = saved;
+}
+
+static int recv_all(struct vm_chan *c, void *buf, size_t len)
+{
+	char *p = buf;
+	unsigned idle = 0;
+
+	while (len) {
+		ssize_t n = recv(c->fd, p, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int ret = wait_fd(c, POLLIN, &idle, c->timeout_ms);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		idle = 0;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int vm_chan_recv_hdr(struct vm_chan *c, struct vfiomig_wire_hdr *h)
+{
+	uint8_t hdr[VFIOMIG_WIRE_HDR_LEN];
+	int ret = recv_all(c, hdr, sizeof(hdr));
+
+	if (ret)
+		return ret;
+	ret = vfiomig_wire_decode_hdr(hdr, c->rx_seq, h);
+	if (!ret)
+		c->rx_seq++;
+	return ret;
+}
+
+int vm_chan_recv_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
+			 void *buf)
+{
+	int ret = h->len ? recv_all(c, buf, h->len) : 0;
+
+	if (ret)
+		return ret;
+	return vfiomig_wire_check_payload(h, buf);
+}
+
+void vm_chan_shutdown(struct vm_chan *c)
+{
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+}

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * link.c - where a session's channels come from: TCP or unix-socket
+ * connect/listen, or in-process socketpairs for the local mode.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "session_internal.h"
+
+enum { LINK_CONNECT, LINK_LISTEN, LINK_PAIR };
+
+struct vm_pairs {
+	pthread_mutex_t lock;
+	int fd[VFIOMIG_WIRE_MAX_CHANNELS][2];
+	unsigned refs;
+};
+
+struct vfiomig_link {
+	int kind;
+	struct sockaddr_storage addr;
+	socklen_t alen;
+	int lfd;
+	int port;
+	struct vm_pairs *pairs;
+	int side;
+	int fds[VFIOMIG_WIRE_MAX_CHANNELS];
+};
+
+static struct vfiomig_link *link_alloc(int kind)
+{
+	struct vfiomig_link *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->kind = kind;
+	l->lfd = -1;
+	for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++)
+		l->fds[i] = -1;
+	return l;
+}
+
+/* "unix:PATH", "HOST:PORT", "[V6]:PORT" -> sockaddr. */
+static int parse_addr(const char *s, struct sockaddr_storage *ss,
+		      socklen_t *len, bool passive)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (!strncmp(s, "unix:", 5)) {
+		struct sockaddr_un *un = (struct sockaddr_un *)ss;
+
+		if (!s[5] || strlen(s + 5) >= sizeof(un->sun_path))
+			return -EINVAL;
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, s + 5);
+		*len = sizeof(*un);
+		return 0;
+	}
+
+	char host[256];
+	const char *colon = strrchr(s, ':');
+	if (!colon || !colon[1] || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = '\0';
+	char *h = host;
+	if (h[0] == '[') {
+		size_t hl = strlen(h);
+		if (hl < 2 || h[hl - 1] != ']')
+			return -EINVAL;
+		h[hl - 1] = '\0';
+		h++;
+	}
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return -EINVAL;
+
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = passive ? AI_PASSIVE : 0 };
+	struct addrinfo *ai;
+	if (getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai))
+		return -EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int tune(int fd, int family)
+{
+	int one = 1;
+
+	if (family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static int do_connect(struct vfiomig_link *l, int *out)
+{
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&l->addr, l->alen)) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	*out = tune(fd, l->addr.ss_family);
+	return 0;
+}
+
+int vfiomig_link_connect(const char *addr, struct vfiomig_link **out)
+{
+	struct vfiomig_link *l = link_alloc(LINK_CONNECT);
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	ret = parse_addr(addr, &l->addr, &l->alen, false);
+	if (!ret)
+		ret = do_connect(l, &l->fds[0]);
+	if (ret) {
+		free(l);
+		return ret;
+	}
+	*out = l;
+	return 0;
+}
+
+int vfiomig_link_listen(const char *addr, struct vfiomig_link **out)
+{
+	struct vfiomig_link *l = link_alloc(LINK_LISTEN);
+	int ret, one = 1;
+
+	if (!l)
+		return -ENOMEM;
+	ret = parse_addr(addr, &l->addr, &l->alen, true);
+	if (ret)
+		goto fail;
+	l->lfd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (l->lfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->addr.ss_family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&l->addr)->sun_path);
+	if (bind(l->lfd, (struct sockaddr *)&l->addr, l->alen) ||
+	    listen(l->lfd, VFIOMIG_WIRE_MAX_CHANNELS)) {
+		ret = -errno;
+		goto fail;
+	}
+	if (l->addr.ss_family != AF_UNIX) {
+		struct sockaddr_storage b;
+		socklen_t bl = sizeof(b);
+		getsockname(l->lfd, (struct sockaddr *)&b, &bl);
+		l->port = ntohs(b.ss_family == AF_INET6 ?
+				((struct sockaddr_in6 *)&b)->sin6_port :
+				((struct sockaddr_in *)&b)->sin_port);
+	}
+	*out = l;
+	return 0;
+fail:
+	if (l->lfd >= 0)
+		close(l->lfd);
+	free(l);
+	return ret;
+}
+
+int vfiomig_link_port(const struct vfiomig_link *link)
+{
+	return link->port;
+}
+
+int vfiomig_link_pair(struct vfiomig_link **src, struct vfiomig_link **dst)
+{
+	struct vm_pairs *p = calloc(1, sizeof(*p));
+	struct vfiomig_link *a = link_alloc(LINK_PAIR), *b = link_alloc(LINK_PAIR);
+
+	if (!p || !a || !b) {
+		free(p);
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++)
+		p->fd[i][0] = p->fd[i][1] = -1;
+	p->refs = 2;
+	a->pairs = b->pairs = p;
+	a->side = 0;
+	b->side = 1;
+	*src = a;
+	*dst = b;
+	return 0;
+}
+
+static int accept_one(struct vfiomig_link *l, unsigned timeout_ms, int *out)
+{
+	struct pollfd pfd = { .fd = l->lfd, .events = POLLIN };
+	int n;
+
+	do {
+		n = poll(&pfd, 1, (int)timeout_ms);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ETIMEDOUT;
+	int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*out = tune(fd, l->addr.ss_family);
+	return 0;
+}
+
+int vm_link_channel(struct vfiomig_link *l, unsigned idx, unsigned timeout_ms,
+		    int *fd)
+{
+	int ret = 0;
+
+	if (idx >= VFIOMIG_WIRE_MAX_CHANNELS)
+		return -EINVAL;
+	if (l->fds[idx] >= 0) {
+		*fd = l->fds[idx];
+		return 0;
+	}
+	switch (l->kind) {
+	case LINK_CONNECT:
+		ret = do_connect(l, &l->fds[idx]);
+		break;
+	case LINK_LISTEN:
+		ret = accept_one(l, timeout_ms ? timeout_ms : 30000, &l->fds[idx]);
+		break;
+	case LINK_PAIR:
+		pthread_mutex_lock(&l->pairs->lock);
+		if (l->pairs->fd[idx][0] < 0 &&
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+			       l->pairs->fd[idx]))
+			ret = -errno;
+		if (!ret) {
+			l->fds[idx] = l->pairs->fd[idx][l->side];
+			l->pairs->fd[idx][l->side] = -2;	/* handed out */
+		}
+		pthread_mutex_unlock(&l->pairs->lock);
+		break;
+	}
+	if (!ret)
+		*fd = l->fds[idx];
+	return ret;
+}
+
+void vfiomig_link_free(struct vfiomig_link *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++)
+		if (l->fds[i] >= 0)
+			close(l->fds[i]);
+	if (l->lfd >= 0) {
+		close(l->lfd);
+		if (l->addr.ss_family == AF_UNIX)
+			unlink(((struct sockaddr_un *)&l->addr)->sun_path);
+	}
+	if (l->pairs) {
+		struct vm_pairs *p = l->pairs;
+		pthread_mutex_lock(&p->lock);
+		/* Close the other end's fds it never picked up. */
+		for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++)
+			if (p->fd[i][l->side] >= 0) {
+				close(p->fd[i][l->side]);
+				p->fd[i][l->side] = -2;
+			}
+		unsigned refs = --p->refs;
+		pthread_mutex_unlock(&p->lock);
+		if (!refs) {
+			for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++)
+				for (int s = 0; s < 2; s++)
+					if (p->fd[i][s] >= 0)
+						close(p->fd[i][s]);
+			pthread_mutex_destroy(&p->lock);
+			free(p);
+		}
+	}
+	free(l);
+}

@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * session_common.c - defaults and small helpers of both endpoints.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include "session_internal.h"
+
+#define DEFAULT_CHANNEL_CAP 8
+
+void vfiomig_opts_init(struct vfiomig_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->transitions = VFIOMIG_TRANSITIONS_PARALLEL;
+	o->max_queued = 64ULL << 20;
+	o->max_rounds = 64;
+	o->threshold = UINT64_MAX;
+	o->ack_mode = VFIOMIG_ACK_AUTO;
+	o->reinit = true;
+	o->final_retries = 3;
+	o->io_timeout_ms = 30000;
+	o->chunk = 1 << 20;
+}
+
+const char *vfiomig_ack_mode_name(int mode)
+{
+	switch (mode) {
+	case VFIOMIG_ACK_AUTO:
+		return "auto";
+	case VFIOMIG_ACK_OFF:
+		return "off";
+	case VFIOMIG_ACK_LEGACY:
+		return "legacy";
+	case VFIOMIG_ACK_PER_DEVICE:
+		return "per-device";
+	default:
+		return "?";
+	}
+}
+
+/* Boot ids equal => same kernel => CLOCK_MONOTONIC values are comparable. */
+void vm_read_boot_id(uint8_t id[16])
+{
+	char s[64] = "";
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	memset(id, 0, 16);
+	if (!f)
+		return;
+	if (fgets(s, sizeof(s), f)) {
+		unsigned k = 0;
+		for (char *p = s; *p && k < 32; p++) {
+			int v;
+			if (*p >= '0' && *p <= '9')
+				v = *p - '0';
+			else if (*p >= 'a' && *p <= 'f')
+				v = *p - 'a' + 10;
+			else
+				continue;
+			id[k / 2] = (uint8_t)(id[k / 2] | (k % 2 ? v : v << 4));
+			k++;
+		}
+	}
+	fclose(f);
+}
+
+unsigned vm_effective_channels(const struct vfiomig_opts *o, unsigned ndev)
+{
+	unsigned n = o->channels ? o->channels :
+		     (ndev < DEFAULT_CHANNEL_CAP ? ndev : DEFAULT_CHANNEL_CAP);
+
+	/* More channels than devices would carry nothing. */
+	if (n > ndev)
+		n = ndev;
+	if (n > VFIOMIG_WIRE_MAX_CHANNELS)
+		n = VFIOMIG_WIRE_MAX_CHANNELS;
+	return n ? n : 1;
+}

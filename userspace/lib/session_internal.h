@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * session_internal.h - pieces shared by the source and destination
+ * endpoints: channels, links, workers, the barrier, the switchover
+ * decision, ack accounting and the report builder.
+ */
+#ifndef VFIOMIG_SESSION_INTERNAL_H
+#define VFIOMIG_SESSION_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "vfiomig_session.h"
+#include "vfiomig_wire.h"
+
+/* ---- channels (channel.c) ------------------------------------------- */
+
+/* One byte stream of a session; sends are serialised by tx_lock. */
+struct vm_chan {
+	int fd;
+	unsigned idx;
+	uint32_t tx_seq, rx_seq;
+	pthread_mutex_t tx_lock;
+	const atomic_bool *abort;	/* polled while blocked */
+	unsigned timeout_ms;
+};
+
+void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,
+		  const atomic_bool *abort, unsigned timeout_ms);
+void vm_chan_destroy(struct vm_chan *c);
+int vm_chan_send(struct vm_chan *c, unsigned type, unsigned dev,
+		 const void *payload, uint32_t len);
+/* Receive and validate a header (decode errors as in vfiomig_wire.h). */
+int vm_chan_recv_hdr(struct vm_chan *c, struct vfiomig_wire_hdr *h);
+/* Receive h->len payload bytes into @buf and check their CRC. */
+int vm_chan_recv_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
+			 void *buf);
+/* Send an ERROR record (best effort, short timeout). */
+void vm_chan_send_error(struct vm_chan *c, int err, const char *msg);
+void vm_chan_shutdown(struct vm_chan *c);
+
+/* ---- links (link.c) -------------------------------------------------- */
+
+/* Channel @idx of the link (connect/accept/socketpair as the kind says). */
+int vm_link_channel(struct vfiomig_link *l, unsigned idx, unsigned timeout_ms,
+		    int *fd);
+
+/* ---- workers (worker.c) --------------------------------------------- */
+
+typedef int (*vm_job_fn)(void *arg, unsigned idx);
+
+/* One thread per device, reused for every phase of the session. */
+struct vm_worker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	vm_job_fn fn;
+	void *arg;
+	unsigned idx;
+	bool busy, quit, started;
+	int ret;
+};
+
+struct vm_pool {
+	unsigned n;
+	struct vm_worker *w;
+};
+
+int vm_pool_start(struct vm_pool *p, unsigned n);
+void vm_pool_stop(struct vm_pool *p);
+void vm_pool_submit(struct vm_pool *p, unsigned idx, vm_job_fn fn, void *arg);
+int vm_pool_wait(struct vm_pool *p, unsigned idx);
+/*
+ * Run fn on every worker: parallel = all at once, then wait for all;
+ * sequential = one after the other.  Returns the first error by index.
+ */
+int vm_pool_run(struct vm_pool *p, vm_job_fn fn, void *arg, bool parallel);
+
+/* ---- barrier (barrier.c) ---------------------------------------------- */
+
+/*
+ * Atomic arrival counter plus a one-shot event: the last of @total
+ * arrivals sets the event, everybody waits for it.  Breakable so that a
+ * failing device releases the others instead of deadlocking them.
+ */
+struct vm_barrier {
+	atomic_uint arrived;
+	unsigned total;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool set, broken;
+};
+
+void vm_barrier_init(struct vm_barrier *b, unsigned total);
+void vm_barrier_destroy(struct vm_barrier *b);
+/* 0 once all arrived; -ECANCELED if broken. */
+int vm_barrier_arrive_wait(struct vm_barrier *b);
+void vm_barrier_break(struct vm_barrier *b);
+
+/* ---- switchover decision (switchover.c) ----------------------------- */
+
+struct vm_sw_dev {
+	bool precopy;		/* device is in a precopy state */
+	uint64_t initial;	/* initial_bytes still unread */
+	uint64_t dirty;
+	uint64_t stopcopy_est;	/* MIG_DATA_SIZE, or initial+dirty */
+};
+
+struct vm_sw_input {
+	unsigned ndev;
+	const struct vm_sw_dev *devs;
+	unsigned round, max_rounds;
+	uint64_t threshold;
+	bool acks_ok;		/* no outstanding ack */
+};
+
+enum vm_sw_verdict { VM_SW_CONTINUE = 0, VM_SW_SWITCH = 1 };
+
+/* Decide; *reason names the rule that decided (static string). */
+int vm_switchover_decide(const struct vm_sw_input *in, const char **reason);
+
+/* ---- ack accounting (ack_account.c) ---------------------------------- */
+
+struct vm_acks {
+	int mode;		/* VFIOMIG_ACK_OFF/LEGACY/PER_DEVICE */
+	unsigned ndev;
+	unsigned outstanding;	/* per-device: requests not yet acked */
+	unsigned pending[VFIOMIG_WIRE_MAX_DEVICES];
+	bool legacy_needed, legacy_acked;
+	bool frozen;		/* switchover decided: no new requests */
+	unsigned requests, acks;
+};
+
+void vm_acks_init(struct vm_acks *a, int mode, unsigned ndev,
+		  bool any_precopy);
+/* A device asks for an ack: -EBUSY after freeze (fail the migration). */
+int vm_acks_request(struct vm_acks *a, unsigned dev);
+/* An ack arrives: -EPROTO for an ack nobody asked for. */
+int vm_acks_receive(struct vm_acks *a, unsigned dev);
+bool vm_acks_ok(const struct vm_acks *a);
+void vm_acks_freeze(struct vm_acks *a);
+
+/* ---- report builder (report.c) --------------------------------------- */
+
+#define VM_PHASE_LEN 16
+
+struct vm_dev_stats {
+	char name[64];
+	uint64_t flags;
+	bool precopy_v2;
+	unsigned precopy_rounds;
+	uint64_t precopy_bytes, stopcopy_bytes;
+	uint64_t read_ns, send_ns, load_ns, loaded_bytes;
+	uint64_t barrier_wait_ns;
+	uint64_t reinits, ack_requests, acks;
+	uint64_t running_ns;	/* destination: reached RUNNING */
+	char phase[VM_PHASE_LEN];	/* current phase, tags transitions */
+};
+
+struct vm_trans_rec {
+	unsigned dev;
+	char phase[VM_PHASE_LEN];
+	struct vfiomig_transition t;
+};
+
+struct vm_event {
+	uint64_t ts;
+	char type[24];
+	int dev;
+	uint64_t value;
+	char detail[64];
+};
+
+struct vfiomig_report {
+	char role[12];
+	int ok;
+	char error[512];
+	int transitions;
+	unsigned channels;
+	char ack_mode[16];
+	uint64_t max_queued, peak_queued;
+	uint64_t t_start, t_end;
+	uint64_t t_first_leave;		/* source: first arc out of RUNNING/PRE_COPY */
+	uint64_t t_switchover;		/* source: decision; dest: SWITCHOVER seen */
+	uint64_t t_stopcopy_done;
+	uint64_t t_done;		/* source: DONE received */
+	uint64_t t_last_running;	/* dest, or source via DONE */
+	uint64_t t_resume_start;
+	bool clocks_comparable;
+	unsigned ndev;
+	struct vm_dev_stats *dev;
+	pthread_mutex_t lock;
+	struct vm_trans_rec *trans;
+	size_t ntrans, cap_trans;
+	struct vm_event *ev;
+	size_t nev, cap_ev;
+	struct vfiomig_report *peer;	/* merged destination report */
+};
+
+struct vfiomig_report *vm_report_new(const char *role, unsigned ndev,
+				     struct vfiomig_device **devs);
+void vm_report_event(struct vfiomig_report *r, const char *type, int dev,
+		     uint64_t value, const char *detail);
+/* Transition observer: tags with the device's current phase. */
+void vm_report_observer(struct vfiomig_device *dev,
+			const struct vfiomig_transition *t, void *arg);
+void vm_report_set_phase(struct vfiomig_report *r, unsigned dev,
+			 const char *phase);
+void vm_report_fail(struct vfiomig_report *r, const char *msg);
+
+/* Each device's observer argument: the report plus the device index. */
+struct vm_obs_arg {
+	struct vfiomig_report *r;
+	unsigned idx;
+};
+
+/* Helpers shared by both endpoints (session_common.c). */
+void vm_read_boot_id(uint8_t id[16]);
+unsigned vm_effective_channels(const struct vfiomig_opts *o, unsigned ndev);
+
+#endif /* VFIOMIG_SESSION_INTERNAL_H */
