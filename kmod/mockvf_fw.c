@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mockvf_fw.c - the firmware timing model.
+ *
+ * Every firmware command occupies one slot of a parent-wide pool
+ * (fw_max_concurrent, 0 = unlimited) for its modelled duration.  The limit
+ * can change at run time, so the pool is a counter under a spinlock with a
+ * wait queue rather than a semaphore.  Latencies sleep (hrtimer based
+ * usleep_range()), they never spin.
+ */
+#include <linux/delay.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "mockvf.h"
+
+unsigned int fw_max_concurrent;
+static unsigned int fw_active;
+static DEFINE_SPINLOCK(fw_lock);
+static DECLARE_WAIT_QUEUE_HEAD(fw_wq);
+
+const char *const mockvf_fw_names[MOCKVF_FW_NR] = {
+	[MOCKVF_FW_SUSPEND_INIT] = "suspend_initiator",
+	[MOCKVF_FW_SUSPEND_RESP] = "suspend_responder",
+	[MOCKVF_FW_RESUME_INIT] = "resume_initiator",
+	[MOCKVF_FW_RESUME_RESP] = "resume_responder",
+	[MOCKVF_FW_SAVE_START] = "save_start",
+	[MOCKVF_FW_LOAD] = "load",
+};
+
+static int fw_max_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int v;
+	int ret = kstrtouint(val, 0, &v);
+
+	if (ret)
+		return ret;
+	if (v > 1024)
+		return -EINVAL;
+	WRITE_ONCE(fw_max_concurrent, v);
+	wake_up_all(&fw_wq);
+	return 0;
+}
+
+static const struct kernel_param_ops fw_max_ops = {
+	.set = fw_max_set,
+	.get = param_get_uint,
+};
+module_param_cb(fw_max_concurrent, &fw_max_ops, &fw_max_concurrent, 0644);
+MODULE_PARM_DESC(fw_max_concurrent,
+		 "firmware commands running at once, all devices (0 = unlimited)");
+
+static bool fw_try_get(void)
+{
+	unsigned int max = READ_ONCE(fw_max_concurrent);
+	bool ok = false;
+
+	spin_lock(&fw_lock);
+	if (!max || fw_active < max) {
+		fw_active++;
+		ok = true;
+	}
+	spin_unlock(&fw_lock);
+	return ok;
+}
+
+/**
+ * mockvf_fw_get() - take a firmware slot, waiting for one if needed.
+ * @cancel: when not NULL, give up (return false) once *@cancel is true;
+ *	    the canceller must wake mockvf_fw_wake().
+ */
+bool mockvf_fw_get(const bool *cancel)
+{
+	bool got = false;
+
+	wait_event(fw_wq, (got = fw_try_get()) ||
+		   (cancel && READ_ONCE(*cancel)));
+	return got;
+}
+
+void mockvf_fw_put(void)
+{
+	spin_lock(&fw_lock);
+	fw_active--;
+	spin_unlock(&fw_lock);
+	wake_up_all(&fw_wq);
+}
+
+void mockvf_fw_wake(void)
+{
+	wake_up_all(&fw_wq);
+}
+
+/**
+ * mockvf_sleep_until() - sleep until CLOCK_MONOTONIC reaches @deadline_ns.
+ * @deadline_ns: ktime_get_ns() value
+ * @cancel: when not NULL, return early once *@cancel is true (checked
+ *	    every 5 ms).
+ */
+void mockvf_sleep_until(u64 deadline_ns, const bool *cancel)
+{
+	for (;;) {
+		u64 now = ktime_get_ns();
+		u64 left;
+
+		if (now >= deadline_ns || (cancel && READ_ONCE(*cancel)))
+			return;
+		left = div_u64(deadline_ns - now, NSEC_PER_USEC);
+		if (cancel && left > 5000)
+			left = 5000;
+		if (!left)
+			return;
+		usleep_range(left, left + 50);
+	}
+}
+
+/* mockvf_bw_ns() - time to move @bytes at @kbps KiB/s (0 = instant). */
+u64 mockvf_bw_ns(u64 bytes, u32 kbps)
+{
+	if (!kbps)
+		return 0;
+	return div64_u64(bytes * NSEC_PER_SEC, (u64)kbps * 1024);
+}
+
+/**
+ * mockvf_fw_cmd() - run one modelled firmware command synchronously.
+ * @mv: device
+ * @cmd: which command; its latency is timing/<name>_us
+ * @extra_us: added latency (delay faults)
+ *
+ * Context: state_mutex held.
+ * Return: 0.
+ */
+int mockvf_fw_cmd(struct mockvf_dev *mv, enum mockvf_fw_cmd cmd, u64 extra_us)
+{
+	u64 us = READ_ONCE(mv->timing.us[cmd]) + extra_us;
+	u64 start;
+
+	lockdep_assert_held(&mv->state_mutex);
+	if (!us)
+		return 0;
+	mockvf_fw_get(NULL);
+	start = ktime_get_ns();
+	mockvf_sleep_until(start + us * NSEC_PER_USEC, NULL);
+	mockvf_fw_put();
+	return 0;
+}

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mockvf_main.c - mdev parent, profiles, device life cycle, module init.
+ *
+ * mockvf registers an mdev parent "mockvf" whose types are profiles.  Each
+ * mdev is a VFIO device (device_api vfio-pci) with migration uAPI v2,
+ * registered through vfio_register_emulated_iommu_dev().
+ */
+#include <linux/device.h>
+#include <linux/mdev.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/unaligned.h>
+#include <linux/vmalloc.h>
+
+#include "mockvf.h"
+
+static unsigned int max_instances = 64;
+module_param(max_instances, uint, 0444);
+MODULE_PARM_DESC(max_instances, "instances available across all profiles");
+
+struct workqueue_struct *mockvf_wq;
+
+const char *const mockvf_state_names[MOCKVF_NR_STATES] = {
+	[VFIO_DEVICE_STATE_ERROR] = "ERROR",
+	[VFIO_DEVICE_STATE_STOP] = "STOP",
+	[VFIO_DEVICE_STATE_RUNNING] = "RUNNING",
+	[VFIO_DEVICE_STATE_STOP_COPY] = "STOP_COPY",
+	[VFIO_DEVICE_STATE_RESUMING] = "RESUMING",
+	[VFIO_DEVICE_STATE_RUNNING_P2P] = "RUNNING_P2P",
+	[VFIO_DEVICE_STATE_PRE_COPY] = "PRE_COPY",
+	[VFIO_DEVICE_STATE_PRE_COPY_P2P] = "PRE_COPY_P2P",
+};
+
+#define MIG_ALL (VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P | \
+		 VFIO_MIGRATION_PRE_COPY)
+
+/*
+ * cx7: ~402 ms of firmware time per device on the downtime path, see the
+ * "Calibration" section of docs/mockvf.md.
+ */
+#define CX7_TIMING {							\
+	.us = {								\
+		[MOCKVF_FW_SUSPEND_INIT] = 60000,			\
+		[MOCKVF_FW_SUSPEND_RESP] = 70000,			\
+		[MOCKVF_FW_RESUME_INIT] = 60000,			\
+		[MOCKVF_FW_RESUME_RESP] = 60000,			\
+		[MOCKVF_FW_SAVE_START] = 62000,				\
+		[MOCKVF_FW_LOAD] = 90000,				\
+	},								\
+	.save_bw_kbps = 1048576,					\
+	.load_bw_kbps = 1048576,					\
+}
+
+static struct mockvf_profile mockvf_profiles[] = {
+	{
+		.name = "tiny",
+		.mig_flags = MIG_ALL,
+		.state_size = 4 * MOCKVF_PAGE,
+	}, {
+		.name = "cx7",
+		.mig_flags = MIG_ALL,
+		.state_size = 8UL << 20,
+		.timing = CX7_TIMING,
+	}, {
+		.name = "nopre",
+		.mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P,
+		.state_size = 4 * MOCKVF_PAGE,
+	}, {
+		.name = "nop2p",
+		.mig_flags = VFIO_MIGRATION_STOP_COPY |
+			     VFIO_MIGRATION_PRE_COPY,
+		.state_size = 4 * MOCKVF_PAGE,
+	},
+};
+
+static struct mdev_type *mockvf_types[ARRAY_SIZE(mockvf_profiles)];
+static struct mdev_parent mockvf_parent;
+static struct class *mockvf_class;
+static struct device *mockvf_parent_dev;
+
+/* ---- hashing and pseudo-random content ---- */
+
+#define MOCKVF_HASH_PRIME 0x100000001b3ULL
+
+u64 mockvf_hash_init(void)
+{
+	return 0xcbf29ce484222325ULL;
+}
+
+static inline u64 mockvf_mix(u64 h, u64 w)
+{
+	h = (h ^ w) * MOCKVF_HASH_PRIME;
+	return h ^ (h >> 31);
+}
+
+/**
+ * mockvf_hash64() - FNV-1a style hash over little-endian 64-bit words.
+ * @h: running value (mockvf_hash_init() to start)
+ * @buf: data
+ * @len: bytes; a final partial word is zero padded, so only the last call
+ *	 of a chain may pass a length that is not a multiple of 8.
+ *
+ * Each step is a bijection of @h for a fixed word, so two inputs of the same
+ * length that differ in one word always hash differently.
+ */
+u64 mockvf_hash64(u64 h, const void *buf, size_t len)
+{
+	const u8 *p = buf;
+
+	for (; len >= 8; p += 8, len -= 8)
+		h = mockvf_mix(h, get_unaligned_le64(p));
+	if (len) {
+		u64 w = 0;
+		size_t i;
+
+		for (i = 0; i < len; i++)
+			w |= (u64)p[i] << (8 * i);
+		h = mockvf_mix(h, w);
+	}
+	return h;
+}
+
+u64 mockvf_hash_final(u64 h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	return h ^ (h >> 33);
+}
+
+/* mockvf_digest() - the "digest" of a device: hash of size and contents. */
+u64 mockvf_digest(const void *buf, unsigned long size)
+{
+	u64 h = mockvf_mix(mockvf_hash_init(), size);
+
+	return mockvf_hash_final(mockvf_hash64(h, buf, size));
+}
+
+u64 mockvf_rand(u64 *rng)
+{
+	u64 x = *rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+void mockvf_fill(void *buf, unsigned long size, u64 *rng)
+{
+	u8 *p = buf;
+	unsigned long i;
+
+	for (i = 0; i + 8 <= size; i += 8)
+		put_unaligned_le64(mockvf_rand(rng), p + i);
+	for (; i < size; i++)
+		p[i] = mockvf_rand(rng);
+}
+
+/* ---- vfio_device ops ---- */
+
+static int mockvf_init_dev(struct vfio_device *vdev)
+{
+	struct mockvf_dev *mv = vdev_to_mv(vdev);
+	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	const struct mockvf_profile *prof =
+		container_of(mdev->type, struct mockvf_profile, type);
+	unsigned long bits;
+
+	mv->mdev = mdev;
+	mv->prof = prof;
+	mutex_init(&mv->state_mutex);
+	mutex_init(&mv->data_lock);
+	mutex_init(&mv->irq_lock);
+	spin_lock_init(&mv->reset_lock);
+	spin_lock_init(&mv->log_lock);
+	INIT_DELAYED_WORK(&mv->wl_work, mockvf_workload_fn);
+
+	mv->state = VFIO_DEVICE_STATE_RUNNING;
+	mv->running = true;
+	mv->timing = prof->timing;
+	mv->reinit_capable = !!(prof->mig_flags & VFIO_MIGRATION_PRE_COPY);
+	mv->faults.corrupt_at = U64_MAX;
+	mv->faults.truncate_at = U64_MAX;
+	mv->rng = get_random_u64() | 1;
+
+	mv->log = vcalloc(MOCKVF_LOG_ENTRIES, sizeof(*mv->log));
+	if (!mv->log)
+		return -ENOMEM;
+	mv->state_size = prof->state_size;
+	mv->data = vmalloc(mv->state_size);
+	bits = mv->state_size / MOCKVF_PAGE;
+	mv->dirty = bitmap_zalloc(bits, GFP_KERNEL);
+	if (!mv->data || !mv->dirty)
+		goto err;
+	mockvf_fill(mv->data, mv->state_size, &mv->rng);
+
+	vdev->migration_flags = prof->mig_flags;
+	vdev->mig_ops = &mockvf_mig_ops;
+	mockvf_pci_init(mv);
+	return 0;
+err:
+	bitmap_free(mv->dirty);
+	vfree(mv->data);
+	vfree(mv->log);
+	return -ENOMEM;
+}
+
+static void mockvf_release_dev(struct vfio_device *vdev)
+{
+	struct mockvf_dev *mv = vdev_to_mv(vdev);
+
+	bitmap_free(mv->dirty);
+	vfree(mv->data);
+	vfree(mv->log);
+	mutex_destroy(&mv->state_mutex);
+	mutex_destroy(&mv->data_lock);
+	mutex_destroy(&mv->irq_lock);
+}
+
+static int mockvf_open_device(struct vfio_device *vdev)
+{
+	struct mockvf_dev *mv = vdev_to_mv(vdev);
+
+	mutex_lock(&mv->state_mutex);
+	mv->opened = true;
+	mv->precopy_v2 = false;
+	mv->state = VFIO_DEVICE_STATE_RUNNING;
+	mockvf_set_running(mv, true);
+	mockvf_state_mutex_unlock(mv);
+	return 0;
+}
+
+static void mockvf_close_device(struct vfio_device *vdev)
+{
+	struct mockvf_dev *mv = vdev_to_mv(vdev);
+
+	mutex_lock(&mv->state_mutex);
+	mockvf_disable_files(mv);
+	mv->opened = false;
+	mv->precopy_v2 = false;
+	mv->state = VFIO_DEVICE_STATE_RUNNING;
+	mockvf_set_running(mv, true);
+	mockvf_state_mutex_unlock(mv);
+	mockvf_irq_release(mv);
+}
+
+static const struct vfio_device_ops mockvf_dev_ops = {
+	.name = "mockvf",
+	.init = mockvf_init_dev,
+	.release = mockvf_release_dev,
+	.open_device = mockvf_open_device,
+	.close_device = mockvf_close_device,
+	.read = mockvf_read,
+	.write = mockvf_write,
+	.ioctl = mockvf_ioctl,
+	.request = mockvf_request,
+	.device_feature = mockvf_device_feature,
+	.bind_iommufd = vfio_iommufd_emulated_bind,
+	.unbind_iommufd = vfio_iommufd_emulated_unbind,
+	.attach_ioas = vfio_iommufd_emulated_attach_ioas,
+	.detach_ioas = vfio_iommufd_emulated_detach_ioas,
+};
+
+/* ---- mdev driver ---- */
+
+static int mockvf_probe(struct mdev_device *mdev)
+{
+	struct mockvf_dev *mv;
+	int ret;
+
+	/* Each device pins the module: unload is refused while any exists. */
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+
+	mv = vfio_alloc_device(mockvf_dev, vdev, &mdev->dev, &mockvf_dev_ops);
+	if (IS_ERR(mv)) {
+		ret = PTR_ERR(mv);
+		goto err_module;
+	}
+
+	ret = vfio_register_emulated_iommu_dev(&mv->vdev);
+	if (ret)
+		goto err_put;
+	dev_set_drvdata(&mdev->dev, mv);
+
+	ret = mockvf_sysfs_add(mv);
+	if (ret)
+		goto err_unreg;
+	return 0;
+
+err_unreg:
+	vfio_unregister_group_dev(&mv->vdev);
+err_put:
+	vfio_put_device(&mv->vdev);
+err_module:
+	module_put(THIS_MODULE);
+	return ret;
+}
+
+static void mockvf_remove(struct mdev_device *mdev)
+{
+	struct mockvf_dev *mv = dev_get_drvdata(&mdev->dev);
+
+	mockvf_sysfs_del(mv);
+	/* Waits for the user to close the device; .request asks it to. */
+	vfio_unregister_group_dev(&mv->vdev);
+	cancel_delayed_work_sync(&mv->wl_work);
+	vfio_put_device(&mv->vdev);
+	module_put(THIS_MODULE);
+}
+
+static ssize_t mockvf_show_description(struct mdev_type *mtype, char *buf)
+{
+	struct mockvf_profile *prof =
+		container_of(mtype, struct mockvf_profile, type);
+
+	return sysfs_emit(buf, "mockvf %s: state %lu bytes, flags 0x%x\n",
+			  prof->name, prof->state_size, prof->mig_flags);
+}
+
+static struct mdev_driver mockvf_driver = {
+	.device_api = VFIO_DEVICE_API_PCI_STRING,
+	.driver = {
+		.name = "mockvf",
+		.owner = THIS_MODULE,
+		.mod_name = KBUILD_MODNAME,
+	},
+	.probe = mockvf_probe,
+	.remove = mockvf_remove,
+	.show_description = mockvf_show_description,
+};
+
+static int __init mockvf_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	if (!max_instances)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(mockvf_profiles); i++) {
+		mockvf_profiles[i].type.sysfs_name = mockvf_profiles[i].name;
+		mockvf_profiles[i].type.pretty_name = mockvf_profiles[i].name;
+		mockvf_types[i] = &mockvf_profiles[i].type;
+	}
+	mockvf_driver.max_instances = max_instances;
+
+	mockvf_wq = alloc_workqueue("mockvf", WQ_UNBOUND, 0);
+	if (!mockvf_wq)
+		return -ENOMEM;
+
+	ret = mdev_register_driver(&mockvf_driver);
+	if (ret)
+		goto err_wq;
+
+	mockvf_class = class_create(MOCKVF_NAME);
+	if (IS_ERR(mockvf_class)) {
+		ret = PTR_ERR(mockvf_class);
+		goto err_driver;
+	}
+
+	mockvf_parent_dev = device_create(mockvf_class, NULL, MKDEV(0, 0),
+					  NULL, MOCKVF_NAME);
+	if (IS_ERR(mockvf_parent_dev)) {
+		ret = PTR_ERR(mockvf_parent_dev);
+		goto err_class;
+	}
+
+	ret = mdev_register_parent(&mockvf_parent, mockvf_parent_dev,
+				   &mockvf_driver, mockvf_types,
+				   ARRAY_SIZE(mockvf_types));
+	if (ret)
+		goto err_dev;
+	return 0;
+
+err_dev:
+	device_destroy(mockvf_class, MKDEV(0, 0));
+err_class:
+	class_destroy(mockvf_class);
+err_driver:
+	mdev_unregister_driver(&mockvf_driver);
+err_wq:
+	destroy_workqueue(mockvf_wq);
+	return ret;
+}
+
+static void __exit mockvf_exit(void)
+{
+	mdev_unregister_parent(&mockvf_parent);
+	device_destroy(mockvf_class, MKDEV(0, 0));
+	class_destroy(mockvf_class);
+	mdev_unregister_driver(&mockvf_driver);
+	destroy_workqueue(mockvf_wq);
+}
+
+module_init(mockvf_init);
+module_exit(mockvf_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Migratable mock VFIO devices (mlx5-style) for testing");
+MODULE_AUTHOR("vfio-migtest");

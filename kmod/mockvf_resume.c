@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mockvf_resume.c - the resuming data_fd: record validation and load.
+ *
+ * Every record is checked (magic, version, type, sequence, length cap,
+ * checksum, bounds) as soon as it is complete; the first bad byte poisons
+ * the file (-EINVAL, then and for every later write).  Data lands in a
+ * shadow buffer; RESUMING->STOP commits it only when the END record was
+ * seen and the digest it carries matches, so a truncated stream is
+ * detected there and the device keeps its old state.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/unaligned.h>
+#include <linux/vmalloc.h>
+
+#include "mockvf.h"
+
+static int resume_check_hdr(struct mockvf_resume *rf)
+{
+	struct mockvf_rec_hdr *h = &rf->hdr;
+	u32 len = le32_to_cpu(h->len);
+
+	if (le32_to_cpu(h->magic) != MOCKVF_REC_MAGIC ||
+	    le16_to_cpu(h->version) != MOCKVF_REC_VERSION ||
+	    le32_to_cpu(h->seq) != rf->next_seq || rf->complete)
+		return -EINVAL;
+	switch (le16_to_cpu(h->type)) {
+	case MOCKVF_REC_INFO:
+		return len == MOCKVF_INFO_LEN ? 0 : -EINVAL;
+	case MOCKVF_REC_DATA:
+		if (!rf->have_info)
+			return -EINVAL;
+		return len > 8 && len <= MOCKVF_MAX_PAYLOAD ? 0 : -EINVAL;
+	case MOCKVF_REC_END:
+		if (!rf->have_info)
+			return -EINVAL;
+		return len == MOCKVF_END_LEN ? 0 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int resume_apply(struct mockvf_resume *rf)
+{
+	struct mockvf_rec_hdr *h = &rf->hdr;
+	u64 csum, want = le64_to_cpu(h->csum);
+	size_t len = rf->pay_fill;
+	u64 size, off;
+	u8 *p = rf->payload;
+
+	h->csum = 0;
+	csum = mockvf_hash64(mockvf_hash_init(), h, MOCKVF_HDR_SIZE);
+	csum = mockvf_hash_final(mockvf_hash64(csum, p, len));
+	if (csum != want)
+		return -EINVAL;
+
+	switch (le16_to_cpu(h->type)) {
+	case MOCKVF_REC_INFO:
+		size = get_unaligned_le64(p);
+		if (!size || size > MOCKVF_MAX_STATE_SIZE ||
+		    size % MOCKVF_PAGE)
+			return -EINVAL;
+		if (rf->pend && rf->pend_size != size) {
+			vfree(rf->pend);
+			rf->pend = NULL;
+		}
+		if (!rf->pend) {
+			rf->pend = vzalloc(size);
+			if (!rf->pend)
+				return -ENOMEM;
+			rf->pend_size = size;
+		}
+		rf->have_info = true;
+		break;
+	case MOCKVF_REC_DATA:
+		off = get_unaligned_le64(p);
+		if (off >= rf->pend_size || len - 8 > rf->pend_size - off)
+			return -EINVAL;
+		memcpy(rf->pend + off, p + 8, len - 8);
+		break;
+	case MOCKVF_REC_END:
+		if (get_unaligned_le64(p + 8) != rf->next_seq)
+			return -EINVAL;
+		rf->end_digest = get_unaligned_le64(p);
+		rf->complete = true;
+		break;
+	}
+	rf->next_seq++;
+	return 0;
+}
+
+static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
+				   size_t len, loff_t *ppos)
+{
+	struct mockvf_resume *rf = filp->private_data;
+	size_t done = 0, n, want;
+	int ret = 0;
+
+	if (ppos)
+		return -ESPIPE;
+	mutex_lock(&rf->lock);
+	if (rf->disabled) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (rf->error) {
+		ret = rf->error;
+		goto out;
+	}
+	while (done < len) {
+		if (rf->hdr_fill < MOCKVF_HDR_SIZE) {
+			n = min(len - done, MOCKVF_HDR_SIZE - rf->hdr_fill);
+			if (copy_from_user((u8 *)&rf->hdr + rf->hdr_fill,
+					   buf + done, n)) {
+				ret = -EFAULT;
+				break;
+			}
+			rf->hdr_fill += n;
+			done += n;
+			if (rf->hdr_fill < MOCKVF_HDR_SIZE)
+				continue;
+			ret = resume_check_hdr(rf);
+			if (ret)
+				break;
+			rf->pay_fill = 0;
+		}
+		want = le32_to_cpu(rf->hdr.len);
+		n = min(len - done, want - rf->pay_fill);
+		if (copy_from_user(rf->payload + rf->pay_fill, buf + done, n)) {
+			ret = -EFAULT;
+			break;
+		}
+		rf->pay_fill += n;
+		done += n;
+		if (rf->pay_fill < want)
+			continue;
+		ret = resume_apply(rf);
+		if (ret)
+			break;
+		rf->hdr_fill = 0;
+	}
+	if (ret && ret != -EFAULT)
+		rf->error = ret;
+	rf->bytes += done;
+out:
+	mutex_unlock(&rf->lock);
+	return ret ? ret : done;
+}
+
+static int mockvf_resume_release(struct inode *inode, struct file *filp)
+{
+	struct mockvf_resume *rf = filp->private_data;
+
+	put_device(&rf->mv->vdev.device);
+	vfree(rf->pend);
+	kvfree(rf->payload);
+	mutex_destroy(&rf->lock);
+	kfree(rf);
+	return 0;
+}
+
+static const struct file_operations mockvf_resume_fops = {
+	.owner = THIS_MODULE,
+	.write = mockvf_resume_write,
+	.release = mockvf_resume_release,
+};
+
+/* Context: state_mutex held. */
+struct mockvf_resume *mockvf_resume_create(struct mockvf_dev *mv)
+{
+	struct mockvf_resume *rf;
+	struct file *f;
+
+	lockdep_assert_held(&mv->state_mutex);
+	rf = kzalloc(sizeof(*rf), GFP_KERNEL);
+	if (!rf)
+		return ERR_PTR(-ENOMEM);
+	rf->payload = kvmalloc(MOCKVF_MAX_PAYLOAD, GFP_KERNEL);
+	if (!rf->payload) {
+		kfree(rf);
+		return ERR_PTR(-ENOMEM);
+	}
+	rf->mv = mv;
+	mutex_init(&rf->lock);
+	f = anon_inode_getfile("mockvf_resume", &mockvf_resume_fops, rf,
+			       O_WRONLY);
+	if (IS_ERR(f)) {
+		mutex_destroy(&rf->lock);
+		kvfree(rf->payload);
+		kfree(rf);
+		return ERR_CAST(f);
+	}
+	rf->filp = f;
+	stream_open(f->f_inode, f);
+	get_device(&mv->vdev.device);
+	return rf;
+}
+
+/**
+ * mockvf_resume_load() - RESUMING->STOP: commit a complete stream.
+ * @rf: resume file
+ * @bytes: set to the stream length (for the load bandwidth model)
+ *
+ * Context: state_mutex held.
+ * Return: 0, or -EINVAL for a rejected, truncated or inconsistent stream
+ * (the device state is left untouched).
+ */
+int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
+{
+	struct mockvf_dev *mv = rf->mv;
+	unsigned long *dirty;
+	void *old;
+	int ret = 0;
+
+	lockdep_assert_held(&mv->state_mutex);
+	mutex_lock(&rf->lock);
+	if (rf->error || rf->disabled || !rf->complete || rf->hdr_fill ||
+	    !rf->pend) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (mockvf_digest(rf->pend, rf->pend_size) != rf->end_digest) {
+		ret = -EINVAL;
+		goto out;
+	}
+	dirty = bitmap_zalloc(rf->pend_size / MOCKVF_PAGE, GFP_KERNEL);
+	if (!dirty) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	mutex_lock(&mv->data_lock);
+	old = mv->data;
+	mv->data = rf->pend;
+	mv->state_size = rf->pend_size;
+	bitmap_free(mv->dirty);
+	mv->dirty = dirty;
+	mv->nr_dirty = 0;
+	mutex_unlock(&mv->data_lock);
+	rf->pend = old;		/* freed with the file */
+	*bytes = rf->bytes;
+out:
+	mutex_unlock(&rf->lock);
+	return ret;
+}
+
+void mockvf_resume_disable(struct mockvf_resume *rf)
+{
+	mutex_lock(&rf->lock);
+	rf->disabled = true;
+	mutex_unlock(&rf->lock);
+}
