@@ -4,6 +4,7 @@
 #   make          build kmod/ (against KDIR), userspace/ and selftests/
 #   make check    unit tests on the host, then the selftests in a VM
 #   make demo     the main job: migrate mock devices, sequential vs parallel
+#   make bench    the seeds' downtime tables on mockvf (build/bench/)
 #   make sparse   run sparse on the module
 #   make install INSTALL_PATH=DIR   a kselftest tree of the selftests
 #
@@ -60,8 +61,15 @@ demo: vm-build
 install: all
 	$(MAKE) -C selftests install INSTALL_PATH=$(INSTALL_PATH)
 
+# The seeds' downtime tables on mockvf; reports and timelines in build/bench.
+BENCH_ARGS ?=
+bench: vm-build
+	@mkdir -p $(BUILD)/bench
+	@ci/vmtest $(VMTEST_ARGS) --timeout 1200 --rwdir $(BUILD)/bench -- \
+		$(BUILD)/bin/vfio-migbench --out $(BUILD)/bench $(BENCH_ARGS)
+
 clean:
 	-$(MAKE) -C kmod clean KDIR=$(KDIR)
 	rm -rf $(BUILD)
 
-.PHONY: install all kdir-check kmod userspace selftests sparse deps vm-build check demo clean
+.PHONY: bench install all kdir-check kmod userspace selftests sparse deps vm-build check demo clean
