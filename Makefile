@@ -55,7 +55,8 @@ check: vm-build
 	@ci/check $(VMTEST_ARGS)
 
 demo: vm-build
-	@ci/vmtest $(VMTEST_ARGS) -- ci/demo
+	@mkdir -p $(BUILD)/demo
+	@ci/vmtest $(VMTEST_ARGS) --rwdir $(BUILD)/demo -- ci/demo
 
 # A kselftest-style tree of everything: make install INSTALL_PATH=DIR
 install: all
