@@ -206,6 +206,8 @@ struct mockvf_resume *mockvf_resume_create(struct mockvf_dev *mv)
  * @bytes: set to the stream length (for the load bandwidth model)
  *
  * Context: state_mutex held.
+ * A stream of zero bytes is an abandoned resume: nothing is loaded and the
+ * arc succeeds.
  * Return: 0, or -EINVAL for a rejected, truncated or inconsistent stream
  * (the device state is left untouched).
  */
@@ -218,6 +220,9 @@ int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 
 	lockdep_assert_held(&mv->state_mutex);
 	mutex_lock(&rf->lock);
+	/* nothing written at all: an abandoned resume, keep the old state */
+	if (!rf->bytes && !rf->error && !rf->disabled)
+		goto out;
 	if (rf->error || rf->disabled || !rf->complete || rf->hdr_fill ||
 	    !rf->pend) {
 		ret = -EINVAL;
