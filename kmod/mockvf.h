@@ -177,6 +177,7 @@ struct mockvf_resume {
 	size_t pay_fill;
 	u32 next_seq;
 	void *pend;
+	u64 *pend_phash;
 	unsigned long pend_size;
 	u64 end_digest;
 	u64 bytes;
@@ -208,6 +209,7 @@ struct mockvf_dev {
 	void *data;
 	unsigned long state_size;
 	unsigned long *dirty;		/* one bit per MOCKVF_PAGE */
+	u64 *phash;			/* hash of each MOCKVF_PAGE */
 	unsigned long nr_dirty;
 	bool running;			/* workload may dirty */
 	u32 gen;			/* reconfiguration generation */
@@ -251,7 +253,10 @@ extern const char *const mockvf_fw_names[MOCKVF_FW_NR];
 u64 mockvf_hash64(u64 h, const void *buf, size_t len);
 u64 mockvf_hash_init(void);
 u64 mockvf_hash_final(u64 h);
-u64 mockvf_digest(const void *buf, unsigned long size);
+u64 mockvf_page_hash(const void *page);
+void mockvf_rehash(const void *data, u64 *phash, unsigned long first,
+		   unsigned long count);
+u64 mockvf_digest(const u64 *phash, unsigned long size);
 void mockvf_fill(void *buf, unsigned long size, u64 *rng);
 u64 mockvf_rand(u64 *rng);
 

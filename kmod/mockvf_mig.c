@@ -124,7 +124,7 @@ static u64 mockvf_final_digest(struct mockvf_dev *mv)
 	u64 d;
 
 	mutex_lock(&mv->data_lock);
-	d = mockvf_digest(mv->data, mv->state_size);
+	d = mockvf_digest(mv->phash, mv->state_size);
 	mutex_unlock(&mv->data_lock);
 	return d;
 }
@@ -152,11 +152,9 @@ static int mockvf_fw_load(struct mockvf_dev *mv, u64 extra_us)
 	mockvf_fw_get(NULL);
 	start = ktime_get_ns();
 	ret = mockvf_resume_load(mv->resume, &bytes);
+	/* the data itself was loaded (and paid for) as it was written */
 	if (!ret)
-		mockvf_sleep_until(start + us * NSEC_PER_USEC +
-				   mockvf_bw_ns(bytes,
-					READ_ONCE(mv->timing.load_bw_kbps)),
-				   NULL);
+		mockvf_sleep_until(start + us * NSEC_PER_USEC, NULL);
 	mockvf_fw_put();
 	return ret;
 }

@@ -12,6 +12,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/unaligned.h>
@@ -66,13 +67,22 @@ static int resume_apply(struct mockvf_resume *rf)
 			return -EINVAL;
 		if (rf->pend && rf->pend_size != size) {
 			vfree(rf->pend);
+			vfree(rf->pend_phash);
 			rf->pend = NULL;
+			rf->pend_phash = NULL;
 		}
 		if (!rf->pend) {
+			unsigned long i, n = size / MOCKVF_PAGE;
+			u64 zh;
+
 			rf->pend = vzalloc(size);
-			if (!rf->pend)
+			rf->pend_phash = vmalloc_array(n, sizeof(u64));
+			if (!rf->pend || !rf->pend_phash)
 				return -ENOMEM;
 			rf->pend_size = size;
+			zh = mockvf_page_hash(rf->pend);
+			for (i = 0; i < n; i++)
+				rf->pend_phash[i] = zh;
 		}
 		rf->have_info = true;
 		break;
@@ -81,6 +91,9 @@ static int resume_apply(struct mockvf_resume *rf)
 		if (off >= rf->pend_size || len - 8 > rf->pend_size - off)
 			return -EINVAL;
 		memcpy(rf->pend + off, p + 8, len - 8);
+		mockvf_rehash(rf->pend, rf->pend_phash, off / MOCKVF_PAGE,
+			      (off + len - 8 - 1) / MOCKVF_PAGE -
+			      off / MOCKVF_PAGE + 1);
 		break;
 	case MOCKVF_REC_END:
 		if (get_unaligned_le64(p + 8) != rf->next_seq)
@@ -98,6 +111,8 @@ static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
 {
 	struct mockvf_resume *rf = filp->private_data;
 	size_t done = 0, n, want;
+	u64 t0 = ktime_get_ns(), loaded = 0;
+	u32 bw;
 	int ret = 0;
 
 	if (ppos)
@@ -141,7 +156,17 @@ static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
 		ret = resume_apply(rf);
 		if (ret)
 			break;
+		loaded += MOCKVF_HDR_SIZE + want;
 		rf->hdr_fill = 0;
+	}
+	/*
+	 * Like mlx5's LOAD per image inside write(): complete records are
+	 * loaded at load_bw_kbps, one firmware command per write() call.
+	 */
+	bw = READ_ONCE(rf->mv->timing.load_bw_kbps);
+	if (loaded && bw && mockvf_fw_get(&rf->disabled)) {
+		mockvf_sleep_until(t0 + mockvf_bw_ns(loaded, bw), &rf->disabled);
+		mockvf_fw_put();
 	}
 	if (ret && ret != -EFAULT)
 		rf->error = ret;
@@ -157,6 +182,7 @@ static int mockvf_resume_release(struct inode *inode, struct file *filp)
 
 	put_device(&rf->mv->vdev.device);
 	vfree(rf->pend);
+	vfree(rf->pend_phash);
 	kvfree(rf->payload);
 	mutex_destroy(&rf->lock);
 	kfree(rf);
@@ -215,6 +241,7 @@ int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 {
 	struct mockvf_dev *mv = rf->mv;
 	unsigned long *dirty;
+	u64 *old_phash;
 	void *old;
 	int ret = 0;
 
@@ -228,7 +255,7 @@ int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 		ret = -EINVAL;
 		goto out;
 	}
-	if (mockvf_digest(rf->pend, rf->pend_size) != rf->end_digest) {
+	if (mockvf_digest(rf->pend_phash, rf->pend_size) != rf->end_digest) {
 		ret = -EINVAL;
 		goto out;
 	}
@@ -240,21 +267,27 @@ int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 	mutex_lock(&mv->data_lock);
 	old = mv->data;
 	mv->data = rf->pend;
+	old_phash = mv->phash;
+	mv->phash = rf->pend_phash;
 	mv->state_size = rf->pend_size;
 	bitmap_free(mv->dirty);
 	mv->dirty = dirty;
 	mv->nr_dirty = 0;
 	mutex_unlock(&mv->data_lock);
 	rf->pend = old;		/* freed with the file */
+	rf->pend_phash = old_phash;
 	*bytes = rf->bytes;
 out:
 	mutex_unlock(&rf->lock);
 	return ret;
 }
 
+/* Later writes fail with -ENODEV; a writer sleeping in the model wakes. */
 void mockvf_resume_disable(struct mockvf_resume *rf)
 {
+	WRITE_ONCE(rf->disabled, true);
+	mockvf_fw_wake();
+	/* wait for a writer in progress to leave */
 	mutex_lock(&rf->lock);
-	rf->disabled = true;
 	mutex_unlock(&rf->lock);
 }

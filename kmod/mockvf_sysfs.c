@@ -61,7 +61,7 @@ static ssize_t digest_show(struct kobject *kobj, struct kobj_attribute *a,
 	u64 d;
 
 	mutex_lock(&mv->data_lock);
-	d = mockvf_digest(mv->data, mv->state_size);
+	d = mockvf_digest(mv->phash, mv->state_size);
 	mutex_unlock(&mv->data_lock);
 	return sysfs_emit(buf, "%016llx\n", d);
 }
@@ -79,6 +79,7 @@ static ssize_t state_size_store(struct kobject *kobj,
 {
 	struct mockvf_dev *mv = kobj_mv(kobj);
 	unsigned long *dirty, *old_dirty;
+	u64 *phash, *old_phash;
 	void *data, *old;
 	u64 v;
 	int ret;
@@ -90,7 +91,8 @@ static ssize_t state_size_store(struct kobject *kobj,
 		return -EINVAL;
 	data = vmalloc(v);
 	dirty = bitmap_zalloc(v / MOCKVF_PAGE, GFP_KERNEL);
-	if (!data || !dirty) {
+	phash = vmalloc_array(v / MOCKVF_PAGE, sizeof(u64));
+	if (!data || !dirty || !phash) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -106,18 +108,23 @@ static ssize_t state_size_store(struct kobject *kobj,
 	}
 	mutex_lock(&mv->data_lock);
 	mockvf_fill(data, v, &mv->rng);
+	mockvf_rehash(data, phash, 0, v / MOCKVF_PAGE);
 	old = mv->data;
 	old_dirty = mv->dirty;
+	old_phash = mv->phash;
 	mv->data = data;
 	mv->dirty = dirty;
+	mv->phash = phash;
 	mv->nr_dirty = 0;
 	WRITE_ONCE(mv->state_size, v);
 	mutex_unlock(&mv->data_lock);
 	mockvf_state_mutex_unlock(mv);
 	data = old;
 	dirty = old_dirty;
+	phash = old_phash;
 	ret = count;
 out_free:
+	vfree(phash);
 	bitmap_free(dirty);
 	vfree(data);
 	return ret;

@@ -49,6 +49,7 @@ static void mockvf_reconfig_locked(struct mockvf_dev *mv)
 	mv->gen++;
 	mockvf_fill(mv->data, cfg, &mv->rng);
 	put_unaligned_le32(mv->gen, mv->data);
+	mockvf_rehash(mv->data, mv->phash, 0, 1);
 	/* the new full image covers every page */
 	bitmap_zero(mv->dirty, mv->state_size / MOCKVF_PAGE);
 	mv->nr_dirty = 0;
@@ -84,6 +85,7 @@ static void mockvf_dirty_pages(struct mockvf_dev *mv, u64 pages)
 		idx = (r >> 32) % nbits;
 		p = mv->data + idx * MOCKVF_PAGE + ((r & 0xfff) & ~7ULL);
 		put_unaligned_le64(mockvf_rand(&mv->rng), p);
+		mockvf_rehash(mv->data, mv->phash, idx, 1);
 		if (!__test_and_set_bit(idx, mv->dirty))
 			mv->nr_dirty++;
 	}

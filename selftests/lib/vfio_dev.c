@@ -442,3 +442,89 @@ void mvt_migrate(struct vfio_dev *src, struct vfio_dev *dst, int precopy,
 	ASSERT_EQ(-1, mvt_goto(src, MT_STOP));
 	mbuf_free(&b);
 }
+
+int mvt_copy_fd(int from, int to, uint64_t *bytes)
+{
+	static __thread uint8_t buf[1 << 20];
+
+	for (;;) {
+		ssize_t n = read(from, buf, sizeof(buf));
+		int ret;
+
+		if (n == 0)
+			return 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		ret = vfio_write_all(to, buf, n, n);
+		if (ret)
+			return ret;
+		if (bytes)
+			*bytes += n;
+	}
+}
+
+#define STEP(m, name, expr) do {					\
+	int r_ = (expr);						\
+	if (r_) {							\
+		(m)->what = (name);					\
+		return r_;						\
+	}								\
+} while (0)
+
+int mvt_mig_prepare(struct mvt_mig *m)
+{
+	int ret;
+
+	m->sfd = m->rfd = -1;
+	STEP(m, "dst RESUMING",
+	     vfio_dev_set_state(m->dst, MT_RESUMING, &m->rfd));
+	if (!m->precopy)
+		return 0;
+	STEP(m, "src PRE_COPY",
+	     vfio_dev_set_state(m->src, MT_PRE_COPY, &m->sfd));
+	ret = mvt_copy_fd(m->sfd, m->rfd, &m->bytes);
+	if (ret != -ENOMSG) {
+		m->what = "precopy data";
+		return ret ? ret : -EPROTO;
+	}
+	return 0;
+}
+
+int mvt_mig_quiesce(struct mvt_mig *m)
+{
+	if (m->precopy)
+		STEP(m, "src PRE_COPY_P2P",
+		     vfio_dev_set_state(m->src, MT_PRE_COPY_P2P, NULL));
+	return 0;
+}
+
+int mvt_mig_switchover(struct mvt_mig *m)
+{
+	int fd = -1;
+
+	STEP(m, "src STOP_COPY",
+	     vfio_dev_set_state(m->src, MT_STOP_COPY, &fd));
+	if (fd >= 0) {
+		if (m->sfd >= 0)
+			close(m->sfd);
+		m->sfd = fd;
+	}
+	STEP(m, "stop-copy data", mvt_copy_fd(m->sfd, m->rfd, &m->bytes));
+	STEP(m, "dst RUNNING",
+	     vfio_dev_set_state(m->dst, MT_RUNNING, NULL));
+	return 0;
+}
+
+int mvt_mig_finish(struct mvt_mig *m)
+{
+	if (m->sfd >= 0)
+		close(m->sfd);
+	if (m->rfd >= 0)
+		close(m->rfd);
+	m->sfd = m->rfd = -1;
+	STEP(m, "src STOP", vfio_dev_set_state(m->src, MT_STOP, NULL));
+	return 0;
+}

@@ -140,4 +140,28 @@ int mvt_parse_log(const char *text, struct mvt_log_ent *out, int max);
 void mvt_migrate(struct vfio_dev *src, struct vfio_dev *dst, int precopy,
 		 char *digest);
 
+/*
+ * A minimal migration engine for tests that run many devices in threads:
+ * no harness asserts inside, every function returns 0 or -errno and
+ * records the failing step in @what.
+ */
+struct mvt_mig {
+	struct vfio_dev *src, *dst;
+	int sfd, rfd;
+	int precopy;
+	const char *what;
+	uint64_t bytes;
+};
+
+/* Destination to RESUMING; source to PRE_COPY with the initial data sent. */
+int mvt_mig_prepare(struct mvt_mig *m);
+/* Source PRE_COPY_P2P (if precopy) */
+int mvt_mig_quiesce(struct mvt_mig *m);
+/* STOP_COPY, the rest of the stream, destination RUNNING. */
+int mvt_mig_switchover(struct mvt_mig *m);
+/* Source to STOP, files closed. */
+int mvt_mig_finish(struct mvt_mig *m);
+/* Copy @from to @to until EOF (0) or a temporary end (-ENOMSG). */
+int mvt_copy_fd(int from, int to, uint64_t *bytes);
+
 #endif /* VFIO_MIGTEST_VFIO_DEV_H */

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * timing - the cx7 firmware timing model.
+ *
+ * A sequential engine (device after device) must see switchover downtimes
+ * within 20% of the seed's ConnectX-7 numbers (497/758/1385 ms for 1/2/4
+ * VFs); a parallel engine gets 4 devices in about the time of 1 when the
+ * firmware is unlimited, and no gain when fw_max_concurrent=1.
+ */
+#include "harness.h"
+#include "vfio_dev.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define FW_PARAM "/sys/module/mockvf/parameters/fw_max_concurrent"
+#define MAXDEV 4
+
+struct rig {
+	int n;
+	char us[MAXDEV][MOCKVF_UUID_LEN], ud[MAXDEV][MOCKVF_UUID_LEN];
+	struct mvt_mig m[MAXDEV];
+	char dg[MAXDEV][17];
+};
+
+static void set_fw_max(const char *v)
+{
+	int fd = open(FW_PARAM, O_WRONLY);
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ((ssize_t)strlen(v), write(fd, v, strlen(v)));
+	close(fd);
+}
+
+static void reset_fw_max(void *unused)
+{
+	int fd = open(FW_PARAM, O_WRONLY);
+
+	(void)unused;
+	if (fd >= 0) {
+		if (write(fd, "0", 1) != 1)
+			mt_log("cannot reset fw_max_concurrent");
+		close(fd);
+	}
+}
+
+static void rig_setup(struct rig *r, int n)
+{
+	r->n = n;
+	for (int i = 0; i < n; i++) {
+		mvt_create("cx7", r->us[i]);
+		mvt_create("cx7", r->ud[i]);
+		r->m[i].src = mvt_open(r->us[i]);
+		r->m[i].dst = mvt_open(r->ud[i]);
+		r->m[i].precopy = 1;
+	}
+	/* before the downtime: precopy done, destinations RESUMING */
+	for (int i = 0; i < n; i++) {
+		int ret = mvt_mig_prepare(&r->m[i]);
+
+		if (ret)
+			mt_log("prepare %d: %s: %s", i, r->m[i].what,
+			       strerror(-ret));
+		ASSERT_EQ(0, ret);
+	}
+}
+
+static void one(struct mvt_mig *m)
+{
+	int ret = mvt_mig_quiesce(m);
+
+	if (!ret)
+		ret = mvt_mig_switchover(m);
+	if (ret)
+		mt_log("%s: %s", m->what, strerror(-ret));
+	ASSERT_EQ(0, ret);
+}
+
+static void rig_check(struct rig *r)
+{
+	for (int i = 0; i < r->n; i++) {
+		snprintf(r->dg[i], 17, "%s", mvt_attr(r->us[i], "digest"));
+		ASSERT_STREQ(r->dg[i], mvt_attr(r->ud[i], "digest"));
+		ASSERT_EQ(0, mvt_mig_finish(&r->m[i]));
+	}
+}
+
+static double sequential(int n)
+{
+	struct rig r;
+	uint64_t t0, t1;
+
+	rig_setup(&r, n);
+	t0 = vfio_now_ns();
+	for (int i = 0; i < n; i++)
+		one(&r.m[i]);
+	t1 = vfio_now_ns();
+	if (getenv("MOCKVF_TIMING_DEBUG")) {
+		for (int i = 0; i < n; i++) {
+			char *a = mvt_read_log(r.us[i]), *b = mvt_read_log(r.ud[i]);
+
+			mt_log("t0 %llu t1 %llu\nsrc:\n%s\ndst:\n%s",
+			       (unsigned long long)t0, (unsigned long long)t1, a, b);
+			free(a);
+			free(b);
+		}
+	}
+	rig_check(&r);
+	return (t1 - t0) / 1e6;
+}
+
+static void *thread_fn(void *arg)
+{
+	struct mvt_mig *m = arg;
+	long ret = mvt_mig_quiesce(m);
+
+	if (!ret)
+		ret = mvt_mig_switchover(m);
+	return (void *)ret;
+}
+
+static double parallel(int n)
+{
+	pthread_t th[MAXDEV];
+	struct rig r;
+	uint64_t t0, t1;
+	void *ret;
+
+	rig_setup(&r, n);
+	t0 = vfio_now_ns();
+	for (int i = 0; i < n; i++)
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, thread_fn, &r.m[i]));
+	for (int i = 0; i < n; i++) {
+		ASSERT_EQ(0, pthread_join(th[i], &ret));
+		if (ret)
+			mt_log("device %d: %s: %s", i, r.m[i].what,
+			       strerror(-(int)(long)ret));
+		ASSERT_EQ(0, (long)ret);
+	}
+	t1 = vfio_now_ns();
+	rig_check(&r);
+	return (t1 - t0) / 1e6;
+}
+
+static void within(double ms, double target)
+{
+	mt_log("downtime %.1f ms, target %.0f ms (%+.1f%%)", ms, target,
+	       (ms / target - 1) * 100);
+	/* compare in µs: the harness compares integers */
+	EXPECT_GE((long long)(ms * 1000), (long long)(target * 800));
+	EXPECT_LE((long long)(ms * 1000), (long long)(target * 1200));
+}
+
+TEST_TIMEOUT(cx7_sequential_1, 120)
+{
+	mvt_require();
+	within(sequential(1), 497);
+}
+
+TEST_TIMEOUT(cx7_sequential_2, 120)
+{
+	mvt_require();
+	within(sequential(2), 758);
+}
+
+TEST_TIMEOUT(cx7_sequential_4, 120)
+{
+	mvt_require();
+	within(sequential(4), 1385);
+}
+
+TEST_TIMEOUT(cx7_parallel_4_unlimited_fw, 120)
+{
+	double seq, par;
+
+	mvt_require();
+	set_fw_max("0");
+	seq = sequential(4);
+	par = parallel(4);
+	mt_log("4 devices: sequential %.1f ms, parallel %.1f ms, ratio %.2f",
+	       seq, par, par / seq);
+	EXPECT_LE(par / seq, 0.40);
+}
+
+TEST_TIMEOUT(cx7_parallel_4_serialising_fw, 120)
+{
+	double seq, par;
+
+	mvt_require();
+	mt_defer(reset_fw_max, NULL);
+	set_fw_max("1");
+	seq = sequential(4);
+	par = parallel(4);
+	mt_log("fw_max_concurrent=1: sequential %.1f ms, parallel %.1f ms, "
+	       "ratio %.2f", seq, par, par / seq);
+	/* the firmware serialises: parallel transitions barely help */
+	EXPECT_GE(par / seq, 0.80);
+}
+
+TEST_MAIN()
