@@ -292,6 +292,9 @@ static int rx_one(struct dst *s, unsigned c)
 		vm_report_event(s->r, "switchover", -1, 0, NULL);
 		return 0;
 	case VFIOMIG_REC_STOPCOPY_DATA:
+		/* Channel 0 carries SWITCHOVER itself: stop-copy bytes before it can never become valid. */
+		if (c == 0 && !s->switchover)
+			return proto(s, c, &h, "stop-copy data before switchover");
 		if (s->d[h.dev].chan != c || s->d[h.dev].end_received)
 			return proto(s, c, &h, "stop-copy data on the wrong channel or after end");
 		return recv_data(s, c, &h, true);

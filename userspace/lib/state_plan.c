@@ -89,6 +89,14 @@ int vfiomig_plan(uint64_t flags, int from, int to, int *path, size_t max,
 		return -EINVAL;
 	if (from == to)
 		return 0;
+	/*
+	 * The uAPI forbids these outright (a new precopy session cannot be
+	 * started from the end of a stop-copy one), even though a path through
+	 * STOP and RUNNING exists in the graph.
+	 */
+	if (from == VFIOMIG_STOP_COPY &&
+	    (to == VFIOMIG_PRE_COPY || to == VFIOMIG_PRE_COPY_P2P))
+		return -EINVAL;
 
 	/* Breadth-first search gives the shortest path. */
 	seen[from] = true;

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_switchover - the switchover decision and the switchover-ack
+ * accounting (legacy and per-device, re-requests, freeze).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../lib/session_internal.h"
+
+static int decide(struct vm_sw_dev *d, unsigned n, unsigned round,
+		  unsigned max_rounds, uint64_t threshold, bool acks_ok,
+		  const char **why)
+{
+	struct vm_sw_input in = { .ndev = n, .devs = d, .round = round,
+				  .max_rounds = max_rounds, .threshold = threshold,
+				  .acks_ok = acks_ok };
+	return vm_switchover_decide(&in, why);
+}
+
+static void converged(void **state)
+{
+	struct vm_sw_dev d[2] = { { true, 0, 10, 100 }, { false, 0, 0, 50 } };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(VM_SW_SWITCH, decide(d, 2, 1, 10, UINT64_MAX, true, &why));
+	assert_string_equal("converged", why);
+	assert_int_equal(VM_SW_SWITCH, decide(d, 2, 1, 10, 150, true, &why));
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 2, 1, 10, 149, true, &why));
+	assert_string_equal("above-threshold", why);
+}
+
+static void initial_bytes_block(void **state)
+{
+	struct vm_sw_dev d[2] = { { true, 4096, 0, 0 }, { true, 0, 0, 0 } };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 2, 1, 10, UINT64_MAX, true, &why));
+	assert_string_equal("initial-bytes-pending", why);
+	/* A device not in precopy has no initial bytes to wait for. */
+	d[0].precopy = false;
+	assert_int_equal(VM_SW_SWITCH, decide(d, 2, 1, 10, UINT64_MAX, true, &why));
+}
+
+static void round_limit(void **state)
+{
+	struct vm_sw_dev d[1] = { { true, 4096, 1 << 20, 1 << 30 } };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 1, 9, 10, 0, true, &why));
+	assert_int_equal(VM_SW_SWITCH, decide(d, 1, 10, 10, 0, true, &why));
+	assert_string_equal("round-limit", why);
+	/* 0 = no limit. */
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 1, 1000, 0, 0, true, &why));
+}
+
+static void acks_always_win(void **state)
+{
+	struct vm_sw_dev d[1] = { { true, 0, 0, 0 } };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 1, 1, 10, UINT64_MAX, false, &why));
+	assert_string_equal("waiting-for-acks", why);
+	/* Even the round limit does not switch over with an outstanding ack. */
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 1, 99, 10, UINT64_MAX, false, &why));
+}
+
+static void estimate_overflow(void **state)
+{
+	struct vm_sw_dev d[2] = { { false, 0, 0, UINT64_MAX }, { false, 0, 0, 5 } };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 2, 1, 10, UINT64_MAX - 1, true, &why));
+}
+
+static void acks_per_device(void **state)
+{
+	struct vm_acks a;
+
+	(void)state;
+	vm_acks_init(&a, VFIOMIG_ACK_PER_DEVICE, 3, true);
+	assert_true(vm_acks_ok(&a));
+	assert_int_equal(0, vm_acks_request(&a, 0));
+	assert_int_equal(0, vm_acks_request(&a, 1));
+	assert_false(vm_acks_ok(&a));
+	assert_int_equal(0, vm_acks_receive(&a, 0));
+	assert_false(vm_acks_ok(&a));
+	/* REINIT: device 0 asks again. */
+	assert_int_equal(0, vm_acks_request(&a, 0));
+	assert_int_equal(0, vm_acks_receive(&a, 1));
+	assert_false(vm_acks_ok(&a));
+	assert_int_equal(0, vm_acks_receive(&a, 0));
+	assert_true(vm_acks_ok(&a));
+	assert_int_equal(3, a.requests);
+	assert_int_equal(3, a.acks);
+	/* Unsolicited or duplicate acks are protocol errors. */
+	assert_int_equal(-EPROTO, vm_acks_receive(&a, 0));
+	assert_int_equal(-EPROTO, vm_acks_receive(&a, 2));
+	assert_int_equal(-EPROTO, vm_acks_receive(&a, VFIOMIG_WIRE_NODEV));
+	assert_int_equal(-EINVAL, vm_acks_request(&a, 3));
+	/* After the switchover decision a request fails the migration. */
+	vm_acks_freeze(&a);
+	assert_int_equal(-EBUSY, vm_acks_request(&a, 2));
+}
+
+static void acks_legacy(void **state)
+{
+	struct vm_acks a;
+
+	(void)state;
+	vm_acks_init(&a, VFIOMIG_ACK_LEGACY, 2, true);
+	assert_false(vm_acks_ok(&a));
+	assert_int_equal(0, vm_acks_request(&a, 0));
+	assert_int_equal(0, vm_acks_request(&a, 1));
+	assert_false(vm_acks_ok(&a));
+	assert_int_equal(-EPROTO, vm_acks_receive(&a, 0));	/* legacy acks are global */
+	assert_int_equal(0, vm_acks_receive(&a, VFIOMIG_WIRE_NODEV));
+	assert_true(vm_acks_ok(&a));
+	assert_int_equal(-EPROTO, vm_acks_receive(&a, VFIOMIG_WIRE_NODEV));	/* one-shot */
+	/* No precopy device: nothing to wait for, and an ack is unsolicited. */
+	vm_acks_init(&a, VFIOMIG_ACK_LEGACY, 2, false);
+	assert_true(vm_acks_ok(&a));
+	assert_int_equal(-EPROTO, vm_acks_receive(&a, VFIOMIG_WIRE_NODEV));
+}
+
+static void acks_off(void **state)
+{
+	struct vm_acks a;
+
+	(void)state;
+	vm_acks_init(&a, VFIOMIG_ACK_OFF, 2, true);
+	assert_true(vm_acks_ok(&a));
+	assert_int_equal(0, vm_acks_request(&a, 0));
+	assert_true(vm_acks_ok(&a));
+	assert_int_equal(-EPROTO, vm_acks_receive(&a, 0));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(converged),
+		cmocka_unit_test(initial_bytes_block),
+		cmocka_unit_test(round_limit),
+		cmocka_unit_test(acks_always_win),
+		cmocka_unit_test(estimate_overflow),
+		cmocka_unit_test(acks_per_device),
+		cmocka_unit_test(acks_legacy),
+		cmocka_unit_test(acks_off),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
