@@ -33,10 +33,8 @@ const char *const mockvf_fw_names[MOCKVF_FW_NR] = {
 static int fw_max_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int v;
-	int ret = kstrtouint(val, 0, &v);
-
-	if (ret)
-		return ret;
+	if (kstrtouint(val, 0, &v))
+		return -EINVAL;
 	if (v > 1024)
 		return -EINVAL;
 	WRITE_ONCE(fw_max_concurrent, v);

@@ -442,7 +442,16 @@ static ssize_t mockvf_save_read(struct file *filp, char __user *buf,
 			len -= n;
 			continue;
 		}
-		if (done || sf->complete) {
+		if (done) {
+			spin_unlock(&sf->lock);
+			break;
+		}
+		if (sf->complete) {
+			/* end of stream; a truncated precopy stream reads as
+			 * a temporary end until STOP_COPY
+			 */
+			if (!sf->final)
+				ret = -ENOMSG;
 			spin_unlock(&sf->lock);
 			break;
 		}

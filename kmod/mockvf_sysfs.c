@@ -16,6 +16,17 @@ struct mockvf_kobj {
 	struct mockvf_dev *mv;
 };
 
+/* Number parsing for knobs: every malformed or out-of-range value is EINVAL. */
+static int parse_u64(const char *buf, u64 *v)
+{
+	return kstrtou64(buf, 0, v) ? -EINVAL : 0;
+}
+
+static int parse_u32(const char *buf, u32 *v)
+{
+	return kstrtou32(buf, 0, v) ? -EINVAL : 0;
+}
+
 static struct mockvf_dev *kobj_mv(struct kobject *kobj)
 {
 	return container_of(kobj, struct mockvf_kobj, kobj)->mv;
@@ -84,7 +95,7 @@ static ssize_t state_size_store(struct kobject *kobj,
 	u64 v;
 	int ret;
 
-	ret = kstrtou64(buf, 0, &v);
+	ret = parse_u64(buf, &v);
 	if (ret)
 		return ret;
 	if (!v || v > MOCKVF_MAX_STATE_SIZE || v % MOCKVF_PAGE)
@@ -143,7 +154,7 @@ static ssize_t dirty_rate_store(struct kobject *kobj,
 {
 	struct mockvf_dev *mv = kobj_mv(kobj);
 	u64 v;
-	int ret = kstrtou64(buf, 0, &v);
+	int ret = parse_u64(buf, &v);
 
 	if (ret)
 		return ret;
@@ -167,7 +178,7 @@ static ssize_t reconfig_interval_ms_store(struct kobject *kobj,
 {
 	struct mockvf_dev *mv = kobj_mv(kobj);
 	u32 v;
-	int ret = kstrtou32(buf, 0, &v);
+	int ret = parse_u32(buf, &v);
 
 	if (ret)
 		return ret;
@@ -187,7 +198,7 @@ static ssize_t reconfig_store(struct kobject *kobj, struct kobj_attribute *a,
 {
 	struct mockvf_dev *mv = kobj_mv(kobj);
 	u32 v;
-	int ret = kstrtou32(buf, 0, &v);
+	int ret = parse_u32(buf, &v);
 
 	if (ret)
 		return ret;
@@ -220,7 +231,7 @@ static ssize_t reinit_capable_store(struct kobject *kobj,
 	struct mockvf_dev *mv = kobj_mv(kobj);
 	bool pre = mv->prof->mig_flags & VFIO_MIGRATION_PRE_COPY;
 	u32 v;
-	int ret = kstrtou32(buf, 0, &v);
+	int ret = parse_u32(buf, &v);
 
 	if (ret)
 		return ret;
@@ -300,8 +311,8 @@ static int fault_parse(struct mockvf_dev *mv, char *line)
 	}
 	if (argc == 4 && !strcmp(argv[0], "fail")) {
 		st = parse_state(argv[1]);
-		if (st <= 0 || kstrtou32(argv[2], 0, &a) ||
-		    kstrtou32(argv[3], 0, &b) || !a || a > 1000000 ||
+		if (st <= 0 || parse_u32(argv[2], &a) ||
+		    parse_u32(argv[3], &b) || !a || a > 1000000 ||
 		    !b || b >= MAX_ERRNO)
 			return -EINVAL;
 		f->fail_count[st] = a;
@@ -310,7 +321,7 @@ static int fault_parse(struct mockvf_dev *mv, char *line)
 	}
 	if (argc == 2 && (!strcmp(argv[0], "corrupt") ||
 			  !strcmp(argv[0], "truncate"))) {
-		if (kstrtou64(argv[1], 0, &off) || off == U64_MAX)
+		if (parse_u64(argv[1], &off) || off == U64_MAX)
 			return -EINVAL;
 		if (argv[0][0] == 'c')
 			f->corrupt_at = off;
@@ -322,7 +333,7 @@ static int fault_parse(struct mockvf_dev *mv, char *line)
 		st = parse_state(argv[1]);
 		st2 = parse_state(argv[2]);
 		if (st <= 0 || st2 <= 0 || st == st2 ||
-		    kstrtou32(argv[3], 0, &a) || a > MOCKVF_MAX_TIMING_US)
+		    parse_u32(argv[3], &a) || a > MOCKVF_MAX_TIMING_US)
 			return -EINVAL;
 		f->delay_us[st][st2] = a;
 		return 0;
@@ -411,7 +422,8 @@ static ssize_t log_write(struct file *filp, struct kobject *kobj,
 {
 	struct mockvf_dev *mv = kobj_mv(kobj);
 
-	if (off || !sysfs_streq(buf, "clear"))
+	if (off || count < 5 || count > 6 || memcmp(buf, "clear", 5) ||
+	    (count == 6 && buf[5] != '\n'))
 		return -EINVAL;
 	spin_lock(&mv->log_lock);
 	mv->log_head = 0;
@@ -476,7 +488,7 @@ static ssize_t timing_store(struct kobject *kobj, struct kobj_attribute *a,
 	bool bw = a == &timing_save_bw_kbps_attr ||
 		  a == &timing_load_bw_kbps_attr;
 	u32 v;
-	int ret = kstrtou32(buf, 0, &v);
+	int ret = parse_u32(buf, &v);
 
 	if (ret)
 		return ret;
@@ -539,9 +551,38 @@ static void mockvf_kobj_release(struct kobject *kobj)
 	kfree(container_of(kobj, struct mockvf_kobj, kobj));
 }
 
+static ssize_t mockvf_attr_show(struct kobject *kobj, struct attribute *attr,
+				char *buf)
+{
+	struct kobj_attribute *ka = container_of(attr, struct kobj_attribute,
+						 attr);
+
+	return ka->show ? ka->show(kobj, ka, buf) : -EIO;
+}
+
+/*
+ * sysfs hands a store at most PAGE_SIZE bytes of a longer write, so a value
+ * that long may be a truncated one: refuse it rather than accept a prefix.
+ */
+static ssize_t mockvf_attr_store(struct kobject *kobj, struct attribute *attr,
+				 const char *buf, size_t count)
+{
+	struct kobj_attribute *ka = container_of(attr, struct kobj_attribute,
+						 attr);
+
+	if (count >= PAGE_SIZE)
+		return -EINVAL;
+	return ka->store ? ka->store(kobj, ka, buf, count) : -EIO;
+}
+
+static const struct sysfs_ops mockvf_sysfs_ops = {
+	.show = mockvf_attr_show,
+	.store = mockvf_attr_store,
+};
+
 static const struct kobj_type mockvf_ktype = {
 	.release = mockvf_kobj_release,
-	.sysfs_ops = &kobj_sysfs_ops,
+	.sysfs_ops = &mockvf_sysfs_ops,
 	.default_groups = mockvf_groups,
 };
 
