@@ -22,7 +22,8 @@ enum { LINK_CONNECT, LINK_LISTEN, LINK_PAIR };
 
 struct vm_pairs {
 	pthread_mutex_t lock;
-	int fd[VFIOMIG_WIRE_MAX_CHANNELS][2];
+	int fd[VFIOMIG_WIRE_MAX_CHANNELS][2];	/* -2 once handed out */
+	bool created[VFIOMIG_WIRE_MAX_CHANNELS];
 	unsigned refs;
 };
 
@@ -245,10 +246,14 @@ int vm_link_channel(struct vfiomig_link *l, unsigned idx, unsigned timeout_ms,
 		break;
 	case LINK_PAIR:
 		pthread_mutex_lock(&l->pairs->lock);
-		if (l->pairs->fd[idx][0] < 0 &&
-		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-			       l->pairs->fd[idx]))
-			ret = -errno;
+		/* Whichever end asks first creates the pair; the other end finds it. */
+		if (!l->pairs->created[idx]) {
+			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				       l->pairs->fd[idx]))
+				ret = -errno;
+			else
+				l->pairs->created[idx] = true;
+		}
 		if (!ret) {
 			l->fds[idx] = l->pairs->fd[idx][l->side];
 			l->pairs->fd[idx][l->side] = -2;	/* handed out */
