@@ -122,7 +122,7 @@ struct mockvf_chunk {
 	u8 data[];
 };
 
-/**
+/*
  * struct mockvf_save - the saving data_fd.
  *
  * Records are produced by @work on mockvf_wq (the modelled firmware) and
@@ -161,7 +161,7 @@ struct mockvf_save {
 	int error;
 };
 
-/**
+/*
  * struct mockvf_resume - the resuming data_fd.
  *
  * write() parses records into @pend (a shadow of the device state); the

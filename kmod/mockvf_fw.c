@@ -68,6 +68,8 @@ static bool fw_try_get(void)
  * mockvf_fw_get() - take a firmware slot, waiting for one if needed.
  * @cancel: when not NULL, give up (return false) once *@cancel is true;
  *	    the canceller must wake mockvf_fw_wake().
+ *
+ * Return: true when a slot was taken (release it with mockvf_fw_put()).
  */
 bool mockvf_fw_get(const bool *cancel)
 {

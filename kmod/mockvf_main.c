@@ -103,6 +103,8 @@ static inline u64 mockvf_mix(u64 h, u64 w)
  *
  * Each step is a bijection of @h for a fixed word, so two inputs of the same
  * length that differ in one word always hash differently.
+ *
+ * Return: the new running value.
  */
 u64 mockvf_hash64(u64 h, const void *buf, size_t len)
 {
@@ -153,6 +155,8 @@ void mockvf_rehash(const void *data, u64 *phash, unsigned long first,
  * Digest = final(hash64(mix(init, size), le64 page hashes)): a hash over
  * the whole state that costs O(pages) rather than O(bytes), so reading it
  * (and checking it at load) stays cheap on a TCG guest.
+ *
+ * Return: the digest.
  */
 u64 mockvf_digest(const u64 *phash, unsigned long size)
 {

@@ -415,6 +415,8 @@ const struct vfio_migration_ops mockvf_mig_ops = {
  *
  * Index 12 (MIG_PRECOPY_INFOv2, SET, no payload) opts this open of the
  * device in to PRECOPY_INFO output flags (REINIT); close_device clears it.
+ *
+ * Return: 0, -EINVAL (not supported or refused), -ENOTTY (unknown index).
  */
 int mockvf_device_feature(struct vfio_device *vdev, u32 flags,
 			  void __user *arg, size_t argsz)

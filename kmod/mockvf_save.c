@@ -67,6 +67,9 @@ static int save_wait_room(struct mockvf_save *sf)
  * Fills the header, applies armed corrupt/truncate faults, models the
  * save bandwidth (one firmware slot for the record's transfer time) and
  * queues the chunk.  Consumes @ch.
+ *
+ * Return: 0, or -ECANCELED when the file was disabled or the stream was
+ * truncated by a fault.
  */
 static int save_queue(struct mockvf_save *sf, struct mockvf_chunk *ch,
 		      enum mockvf_rec_type type)
@@ -590,6 +593,7 @@ static const struct file_operations mockvf_save_fops = {
  *
  * Armed corrupt/truncate faults are consumed by the new stream.
  * Context: state_mutex held.
+ * Return: the new save file, or an ERR_PTR.
  */
 struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 				       u64 digest)
