@@ -8,6 +8,7 @@
 #include "vfio_dev.h"
 
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *last_line(const char *log, char *out, size_t len)
@@ -165,6 +166,42 @@ TEST(clear_disarms_all)
 	fd = mvt_goto(d, MT_STOP_COPY);
 	close(fd);
 	ASSERT_EQ(MT_STOP_COPY, mvt_state(d));
+}
+
+/*
+ * VFIO_DEVICE_RESET during a long transition does not wait for it: the
+ * reset is deferred to the end of the transition (mlx5's pattern).
+ */
+TEST_TIMEOUT(deferred_reset, 30)
+{
+	char u[MOCKVF_UUID_LEN], line[256];
+	struct vfio_dev *d;
+	uint64_t t0, dt;
+	int status;
+	pid_t pid;
+	char *log;
+
+	mvt_require();
+	mvt_create("tiny", u);
+	mvt_set(u, "timing/suspend_initiator_us", "500000");
+	d = mvt_open(u);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid)
+		_exit(vfio_dev_set_state(d, MT_STOP, NULL) ? 1 : 0);
+	usleep(150000);
+	t0 = vfio_now_ns();
+	ASSERT_EQ(0, vfio_dev_reset(d));
+	dt = vfio_now_ns() - t0;
+	EXPECT_LT(dt, 100000000ull);	/* did not wait 350 ms */
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	/* the transition completed, then the reset applied */
+	ASSERT_EQ(MT_RUNNING, mvt_state(d));
+	log = mvt_read_log(u);
+	last_line(log, line, sizeof(line));
+	free(log);
+	ASSERT_TRUE(strstr(line, " RUNNING 0 reset") != NULL);
 }
 
 TEST(bad_fault_specs)

@@ -235,4 +235,33 @@ TEST_TIMEOUT(remove_open_device_waits_for_close, 60)
 	ASSERT_EQ(-1, access(path, F_OK));
 }
 
+/* A data_fd that outlives its device stays safe and pins the module. */
+TEST_TIMEOUT(data_fd_outlives_device, 60)
+{
+	char u[MOCKVF_UUID_LEN], c;
+	struct vfio_dev d;
+	int sfd, ret;
+
+	mvt_require();
+	ASSERT_EQ(0, mockvf_create("tiny", u));
+	ASSERT_EQ(0, vfio_dev_open(u, &d));
+	ASSERT_EQ(0, vfio_dev_set_state(&d, MT_PRE_COPY, &sfd));
+	ASSERT_GE(sfd, 0);
+	vfio_dev_close(&d);
+	ASSERT_EQ(0, mockvf_remove(u));
+	ASSERT_EQ(-1, read(sfd, &c, 1));
+	ASSERT_EQ(ENODEV, errno);
+	{
+		struct mt_precopy_info info = { 0 };
+
+		ASSERT_EQ(-EINVAL, vfio_dev_precopy_info(sfd, &info));
+	}
+	if (!count_devices()) {
+		ret = mockvf_unload();
+		EXPECT_NE(0, ret);	/* the open file holds the module */
+		ASSERT_EQ(1, loaded());
+	}
+	close(sfd);
+}
+
 TEST_MAIN()

@@ -79,6 +79,27 @@ TEST(info)
 	ASSERT_TRUE(ii.flags & VFIO_IRQ_INFO_EVENTFD);
 }
 
+TEST(no_dma_logging)
+{
+	struct {
+		struct vfio_device_feature hdr;
+		uint64_t page_size;
+		uint32_t num_ranges;
+		uint32_t pad;
+		uint64_t ranges;
+	} f = { .hdr.argsz = sizeof(f) };
+	char u[MOCKVF_UUID_LEN];
+	struct vfio_dev *d;
+
+	mvt_require();
+	mvt_create("tiny", u);
+	d = mvt_open(u);
+	f.hdr.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+		      6;	/* DMA_LOGGING_START */
+	ASSERT_EQ(-1, ioctl(d->fd, VFIO_DEVICE_FEATURE, &f));
+	ASSERT_EQ(ENOTTY, errno);
+}
+
 TEST(config_and_bar)
 {
 	char u[MOCKVF_UUID_LEN];

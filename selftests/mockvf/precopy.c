@@ -279,6 +279,64 @@ TEST_TIMEOUT(reconfig_timer_reinits, 60)
 	mbuf_free(&b);
 }
 
+/* A re-configuration while the initial image is still being produced. */
+TEST_TIMEOUT(reinit_during_initial_image, 60)
+{
+	char us[MOCKVF_UUID_LEN], ud[MOCKVF_UUID_LEN], dg[17];
+	struct mt_precopy_info i;
+	struct vfio_dev *d, *dst;
+	struct mbuf b = { 0 };
+	uint64_t total = image_bytes(1048576);
+	size_t pos, infos = 0;
+	int fd, rfd;
+
+	mvt_require();
+	mvt_create("tiny", us);
+	mvt_create("tiny", ud);
+	mvt_set(us, "state_size", "1048576");
+	/* ~1 s for the initial image */
+	mvt_set(us, "timing/save_bw_kbps", "1024");
+	d = mvt_open(us);
+	dst = mvt_open(ud);
+	ASSERT_EQ(0, vfio_dev_precopy_v2(d));
+	fd = mvt_goto(d, MT_PRE_COPY);
+	usleep(300000);
+	i = query(fd, 0);
+	ASSERT_EQ(0, i.flags);
+	ASSERT_EQ(total, i.initial_bytes);
+	mvt_set(us, "reconfig", "1");
+	i = query(fd, 0);
+	ASSERT_EQ(VFIO_PRECOPY_INFO_REINIT, i.flags);
+	/* what was produced of the old image + a whole new one */
+	ASSERT_GT(i.initial_bytes, total);
+	ASSERT_LT(i.initial_bytes, 2 * total);
+	mvt_set(us, "timing/save_bw_kbps", "0");
+	ASSERT_EQ(-ENOMSG, vfio_read_stream(fd, &b));
+	ASSERT_EQ(i.initial_bytes, b.len);
+	/* two INFO records: the abandoned image and the new one */
+	for (pos = 0; pos + 24 <= b.len;) {
+		uint32_t len = b.p[pos + 12] | b.p[pos + 13] << 8 |
+			       b.p[pos + 14] << 16 | (uint32_t)b.p[pos + 15] << 24;
+
+		if (b.p[pos + 6] == 1)
+			infos++;
+		pos += 24 + len;
+	}
+	ASSERT_EQ(b.len, pos);
+	ASSERT_EQ(2, infos);
+	ASSERT_EQ(-1, mvt_goto(d, MT_PRE_COPY_P2P));
+	ASSERT_EQ(-1, mvt_goto(d, MT_STOP_COPY));
+	snprintf(dg, sizeof(dg), "%s", mvt_attr(us, "digest"));
+	ASSERT_EQ(0, vfio_read_stream(fd, &b));
+	close(fd);
+	rfd = mvt_goto(dst, MT_RESUMING);
+	ASSERT_EQ(0, vfio_write_all(rfd, b.p, b.len, 65536));
+	close(rfd);
+	ASSERT_EQ(-1, mvt_goto(dst, MT_RUNNING));
+	ASSERT_STREQ(dg, mvt_attr(ud, "digest"));
+	mbuf_free(&b);
+}
+
 TEST(data_size_tracks_state_size)
 {
 	char u[MOCKVF_UUID_LEN];
