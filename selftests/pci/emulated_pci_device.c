@@ -50,7 +50,7 @@ static void find_testdev(void)
 		if (e->d_name[0] != '.' &&
 		    read_hex(e->d_name, "vendor") == TESTDEV_VENDOR &&
 		    read_hex(e->d_name, "device") == TESTDEV_DEVICE) {
-			snprintf(bdf, sizeof(bdf), "%s", e->d_name);
+			snprintf(bdf, sizeof(bdf), "%.15s", e->d_name);
 			break;
 		}
 	}
