@@ -75,7 +75,8 @@ bool mockvf_fw_get(const bool *cancel)
 {
 	bool got = false;
 
-	wait_event(fw_wq, (got = fw_try_get()) ||
+	/* TASK_IDLE: a long queue for the firmware is not a hung task */
+	wait_event_idle(fw_wq, (got = fw_try_get()) ||
 		   (cancel && READ_ONCE(*cancel)));
 	return got;
 }

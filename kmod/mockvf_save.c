@@ -49,10 +49,13 @@ static struct mockvf_chunk *chunk_alloc(size_t paylen)
 	return ch;
 }
 
-/* Wait until the queue has room (mlx5's two-buffer backpressure). */
+/*
+ * Wait until the queue has room (mlx5's two-buffer backpressure).  The
+ * reader may take its time: TASK_IDLE keeps the hung task detector quiet.
+ */
 static int save_wait_room(struct mockvf_save *sf)
 {
-	wait_event(sf->wq, READ_ONCE(sf->disabled) ||
+	wait_event_idle(sf->wq, READ_ONCE(sf->disabled) ||
 		   READ_ONCE(sf->produced) - READ_ONCE(sf->pos) <
 		   MOCKVF_MAX_QUEUED);
 	return READ_ONCE(sf->disabled) ? -ECANCELED : 0;
