@@ -261,10 +261,35 @@ static inline uint64_t mvs_final(uint64_t h)
 
 #define MVS_HASH_INIT 0xcbf29ce484222325ULL
 
-/* The device digest of a state image (sysfs "digest"). */
-static inline uint64_t mvs_digest(const uint8_t *img, uint64_t size)
+/*
+ * The device digest of a state image (sysfs "digest").  mockvf has used
+ * two definitions: a hash over all bytes (MVS_DIGEST_FLAT) and a hash over
+ * per-page hashes (MVS_DIGEST_PAGED); mvs_digest_kind() finds which one
+ * the loaded module uses from a known image and its digest.
+ */
+enum { MVS_DIGEST_NONE, MVS_DIGEST_FLAT, MVS_DIGEST_PAGED };
+
+static inline uint64_t mvs_digest_as(int kind, const uint8_t *img,
+				     uint64_t size)
 {
-	return mvs_final(mvs_hash(mvs_mix(MVS_HASH_INIT, size), img, size));
+	uint64_t h = mvs_mix(MVS_HASH_INIT, size);
+
+	if (kind == MVS_DIGEST_FLAT)
+		return mvs_final(mvs_hash(h, img, size));
+	for (uint64_t off = 0; off + MVS_PAGE <= size; off += MVS_PAGE)
+		h = mvs_mix(h, mvs_final(mvs_hash(MVS_HASH_INIT, img + off,
+						  MVS_PAGE)));
+	return mvs_final(h);
+}
+
+static inline int mvs_digest_kind(const uint8_t *img, uint64_t size,
+				  uint64_t digest)
+{
+	if (mvs_digest_as(MVS_DIGEST_FLAT, img, size) == digest)
+		return MVS_DIGEST_FLAT;
+	if (mvs_digest_as(MVS_DIGEST_PAGED, img, size) == digest)
+		return MVS_DIGEST_PAGED;
+	return MVS_DIGEST_NONE;
 }
 
 /* One record of a stream: header fields and payload (malloc'd). */

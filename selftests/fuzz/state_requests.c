@@ -21,7 +21,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 
-#define EPISODES 1500
+#define EPISODES 3000
 #define CAP_S 18.0
 #define PROMPT_S 3.0	/* any single call; delays armed are <= 20 ms */
 #define MAX_FDS 8
