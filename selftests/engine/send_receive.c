@@ -3,7 +3,10 @@
  * send_receive - the source and the destination in two processes, over
  * TCP loopback and over a unix socket; digests must match.
  */
+#include <net/if.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,6 +50,36 @@ static int child(char (*dst)[MOCKVF_UUID_LEN], const char *addr, int wfd,
 	return ret ? 1 : 0;
 }
 
+/* The test VM boots with "lo" down; TCP loopback needs it up. */
+static void loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	ASSERT_GE(fd, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr)) {
+			close(fd);
+			SKIP("loopback interface is down and cannot be brought up: %s",
+			     strerror(errno));
+		}
+		mt_log("brought the loopback interface up");
+	}
+	close(fd);
+}
+
+/* If the parent fails, the child must not keep the devices open (removal would block). */
+static void kill_child(void *arg)
+{
+	pid_t pid = (pid_t)(long)arg;
+
+	if (kill(pid, SIGKILL) == 0)
+		waitpid(pid, NULL, 0);
+}
+
 static void two_processes(const char *listen_addr, bool tcp)
 {
 	char src[N][MOCKVF_UUID_LEN], dst[N][MOCKVF_UUID_LEN];
@@ -59,6 +92,8 @@ static void two_processes(const char *listen_addr, bool tcp)
 	int pfd[2], port, status;
 
 	eu_need_mockvf();
+	if (tcp)
+		loopback_up();
 	eu_make("tiny", "tiny", N, src, dst);
 	ASSERT_EQ(0, pipe(pfd));
 	pid_t pid = fork();
@@ -68,6 +103,7 @@ static void two_processes(const char *listen_addr, bool tcp)
 		_exit(child(dst, listen_addr, pfd[1], 2));
 	}
 	close(pfd[1]);
+	mt_defer(kill_child, (void *)(long)pid);
 	ASSERT_EQ((ssize_t)sizeof(port), read(pfd[0], &port, sizeof(port)));
 	close(pfd[0]);
 	if (tcp)
