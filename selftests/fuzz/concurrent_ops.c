@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * concurrent_ops - several threads fuzz one mockvf device at once.
+ *
+ * The single-threaded fuzzers cannot reach the races: a reset while a
+ * state change holds the state mutex (the deferred reset), a data_fd read
+ * or PRECOPY_INFO while the file is being disabled, a close racing the
+ * producer, knob and fault writes during transitions.  Here four threads
+ * share one device fd and a pool of data_fds (each use goes through a
+ * dup(), so a concurrent close never pulls an fd from under a thread) and
+ * issue random requests for a few seconds.  Every call must return
+ * promptly; a watchdog prints the kernel stacks of threads that do not
+ * finish.  Afterwards a reset must bring the device to RUNNING, it must
+ * still migrate to itself with an equal digest, and no reference may be
+ * left.
+ */
+#include "fuzz.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#define NTHREADS 4
+#define RUN_S 3.0
+#define PROMPT_S 3.0
+#define POOL 6
+
+static struct vfio_dev dev;
+static char uuid[MOCKVF_UUID_LEN];
+static int created, opened;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static int pool[POOL] = { -1, -1, -1, -1, -1, -1 };
+
+static double stop_at;
+static atomic_uint n_calls, n_slow, n_ok_state, n_fds, n_resets, n_bad;
+static atomic_int done[NTHREADS];
+static pid_t tids[NTHREADS];
+static char slow_what[NTHREADS][96];
+
+static void put_dev(void *p)
+{
+	(void)p;
+	if (opened)
+		vfio_dev_close(&dev);
+	opened = 0;
+	if (created)
+		fuzz_remove_dev(strdup(uuid));
+	created = 0;
+}
+
+static void pool_put(struct frng *g, int fd)
+{
+	int slot = frng_below(g, POOL), old;
+
+	pthread_mutex_lock(&pool_lock);
+	old = pool[slot];
+	pool[slot] = fd;
+	pthread_mutex_unlock(&pool_lock);
+	if (old >= 0)
+		close(old);
+}
+
+/* A private dup of a random pooled fd, or -1. */
+static int pool_get(struct frng *g)
+{
+	int fd;
+
+	pthread_mutex_lock(&pool_lock);
+	fd = pool[frng_below(g, POOL)];
+	fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	pthread_mutex_unlock(&pool_lock);
+	return fd;
+}
+
+static void pool_close_one(struct frng *g)
+{
+	int slot = frng_below(g, POOL), fd;
+
+	pthread_mutex_lock(&pool_lock);
+	fd = pool[slot];
+	pool[slot] = -1;
+	pthread_mutex_unlock(&pool_lock);
+	if (fd >= 0)
+		close(fd);
+}
+
+static const char *const st_names[] = {
+	"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P",
+	"PRE_COPY", "PRE_COPY_P2P",
+};
+
+static void one_op(struct frng *g, int self)
+{
+	unsigned k = frng_below(g, 100);
+	uint8_t buf[4096];
+	char cmd[96];
+	const char *what;
+	double t0 = fuzz_now();
+	int fd, st;
+
+	if (k < 35) {
+		static const uint32_t odd[] = { 0, 8, 100, 0xffffffffu };
+		uint32_t tgt = frng_one_in(g, 8) ? odd[frng_below(g, 4)] :
+				1 + frng_below(g, 7);
+
+		what = "set_state";
+		if (!vfio_dev_set_state(&dev, tgt, &fd)) {
+			n_ok_state++;
+			if (fd >= 0) {
+				n_fds++;
+				pool_put(g, fd);
+			}
+			if (tgt == 0 || tgt > 7)
+				n_bad++;	/* invalid target accepted */
+		}
+	} else if (k < 40) {
+		what = "get_state";
+		if (vfio_dev_get_state(&dev, &st) || st < 0 || st > 7)
+			n_bad++;
+	} else if (k < 47) {
+		what = "reset";
+		if (vfio_dev_reset(&dev))
+			n_bad++;
+		n_resets++;
+	} else if (k < 62) {
+		what = "read";
+		fd = pool_get(g);
+		if (fd >= 0) {
+			fcntl(fd, F_SETFL, O_NONBLOCK);
+			if (read(fd, buf, 1 + frng_below(g, sizeof(buf))) > 0 &&
+			    frng_one_in(g, 2))
+				while (read(fd, buf, sizeof(buf)) > 0 &&
+				       fuzz_now() < t0 + 0.05)
+					;
+			close(fd);
+		}
+	} else if (k < 67) {
+		struct pollfd p = { .events = POLLIN };
+
+		what = "poll";
+		p.fd = pool_get(g);
+		if (p.fd >= 0) {
+			poll(&p, 1, frng_below(g, 10));
+			close(p.fd);
+		}
+	} else if (k < 72) {
+		what = "write";
+		fd = pool_get(g);
+		if (fd >= 0) {
+			frng_fill(g, buf, 64);
+			le32_put(buf, MVS_MAGIC);
+			le16_put(buf + 4, MVS_VERSION);
+			le16_put(buf + 6, 1);
+			le32_put(buf + 8, 0);
+			le32_put(buf + 12, 16);
+			fcntl(fd, F_SETFL, O_NONBLOCK);
+			if (write(fd, buf, 24 + frng_below(g, 40)) < 0 &&
+			    errno != EINVAL && errno != EBADF &&
+			    errno != ENODEV)
+				n_bad++;
+			close(fd);
+		}
+	} else if (k < 78) {
+		struct mt_precopy_info info = { .argsz = sizeof(info) };
+
+		what = "PRECOPY_INFO";
+		fd = pool_get(g);
+		if (fd >= 0) {
+			ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info);
+			close(fd);
+		}
+	} else if (k < 82) {
+		uint64_t b;
+
+		what = "MIG_DATA_SIZE";
+		if (vfio_dev_data_size(&dev, &b))
+			n_bad++;
+	} else if (k < 87) {
+		what = "close";
+		pool_close_one(g);
+	} else if (k < 92) {
+		unsigned a = 1 + frng_below(g, 7), b = 1 + frng_below(g, 7);
+
+		what = "fault";
+		if (a == b)
+			b = a % 7 + 1;
+		switch (frng_below(g, 4)) {
+		case 0:
+			snprintf(cmd, sizeof(cmd), "fail %s 1 %d", st_names[a],
+				 frng_one_in(g, 2) ? EIO : ETIMEDOUT);
+			break;
+		case 1:
+			snprintf(cmd, sizeof(cmd), "delay %s %s %u", st_names[a],
+				 st_names[b], (unsigned)frng_below(g, 5001));
+			break;
+		case 2:
+			snprintf(cmd, sizeof(cmd), "%s %u",
+				 frng_one_in(g, 2) ? "corrupt" : "truncate",
+				 (unsigned)frng_below(g, 20000));
+			break;
+		default:
+			snprintf(cmd, sizeof(cmd), "clear");
+		}
+		if (mockvf_attr_write(uuid, "fault", cmd))
+			n_bad++;
+	} else if (k < 96) {
+		int r;
+
+		what = "reconfig";
+		r = mockvf_attr_write(uuid, "reconfig", "1");
+		if (r && r != -EBUSY)
+			n_bad++;
+	} else {
+		char v[32];
+		int r;
+
+		what = "knob";
+		r = frng_one_in(g, 2) ?
+			mockvf_attr_write(uuid, "dirty_rate",
+					  frng_one_in(g, 2) ? "0" : "8000000") :
+			mockvf_attr_read(uuid, frng_one_in(g, 2) ? "digest" :
+					 "state", v, sizeof(v));
+		if (r)
+			n_bad++;
+	}
+	n_calls++;
+	if (fuzz_now() - t0 > PROMPT_S) {
+		n_slow++;
+		snprintf(slow_what[self], sizeof(slow_what[self]),
+			 "%s took %.2f s", what, fuzz_now() - t0);
+	}
+}
+
+struct worker {
+	int self;
+	uint64_t seed;
+};
+
+static void *worker_fn(void *arg)
+{
+	struct worker *w = arg;
+	struct frng g;
+
+	tids[w->self] = (pid_t)syscall(SYS_gettid);
+	frng_init(&g, w->seed);
+	while (fuzz_now() < stop_at)
+		one_op(&g, w->self);
+	done[w->self] = 1;
+	return NULL;
+}
+
+static void dump_stacks(void)
+{
+	for (int i = 0; i < NTHREADS; i++) {
+		char path[64], buf[2048];
+		ssize_t n;
+		int fd;
+
+		if (done[i])
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tids[i]);
+		fd = open(path, O_RDONLY);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		mt_log("thread %d (tid %d) stuck; kernel stack:\n%s", i, tids[i],
+		       buf);
+	}
+}
+
+TEST_TIMEOUT(concurrent_ops, 100)
+{
+	pthread_t th[NTHREADS];
+	struct worker w[NTHREADS];
+	struct frng g;
+	struct mbuf b = { 0 };
+	double t0;
+	uint64_t seed, dig;
+	long ref0;
+	int fd, all;
+
+	seed = fuzz_seed("concurrent_ops");
+	frng_init(&g, seed);
+	mvt_require();
+	ref0 = fuzz_mockvf_refcnt();
+	ASSERT_EQ(0, mockvf_create("tiny", uuid));
+	created = 1;
+	mt_defer(put_dev, NULL);
+	ASSERT_EQ(0, vfio_dev_open(uuid, &dev));
+	opened = 1;
+
+	t0 = fuzz_now();
+	stop_at = t0 + RUN_S * fuzz_scale();
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i].self = i;
+		w[i].seed = frng_next(&g);
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, worker_fn, &w[i]));
+	}
+	/* watchdog: the workers stop at stop_at; allow PROMPT_S + slack */
+	do {
+		usleep(20000);
+		all = 1;
+		for (int i = 0; i < NTHREADS; i++)
+			all &= done[i];
+	} while (!all && fuzz_now() < stop_at + PROMPT_S + 5);
+	if (!all) {
+		dump_stacks();
+		mt_fail_here(__FILE__, __LINE__,
+			     "workers hung (seed %#llx); the device cannot be cleaned up",
+			     (unsigned long long)seed);
+		fflush(stdout);
+		_exit(KSFT_FAIL);
+	}
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(th[i], NULL);
+	mt_log("%u calls by %d threads in %.1f s: %u state changes (%u data_fds), %u resets",
+	       n_calls, NTHREADS, fuzz_now() - t0, n_ok_state, n_fds, n_resets);
+	for (int i = 0; i < NTHREADS; i++)
+		if (slow_what[i][0])
+			mt_log("thread %d: %s", i, slow_what[i]);
+	EXPECT_EQ(0, n_slow);
+	EXPECT_EQ(0, n_bad);
+	ASSERT_GT(n_calls, 100);
+
+	/* back to a clean device */
+	for (int i = 0; i < POOL; i++)
+		if (pool[i] >= 0)
+			close(pool[i]);
+	ASSERT_EQ(0, mockvf_attr_write(uuid, "fault", "clear"));
+	ASSERT_EQ(0, mockvf_attr_write(uuid, "dirty_rate", "0"));
+	ASSERT_EQ(0, vfio_dev_reset(&dev));
+	fuzz_expect_running(&dev);
+	ASSERT_EQ(0, vfio_dev_set_state(&dev, MT_STOP_COPY, &fd));
+	dig = fuzz_digest(uuid);
+	ASSERT_EQ(0, vfio_read_stream(fd, &b));
+	close(fd);
+	ASSERT_EQ(0, vfio_dev_reset(&dev));
+	ASSERT_EQ(0, mockvf_attr_write(uuid, "reconfig", "1"));
+	ASSERT_EQ(0, vfio_dev_set_state(&dev, MT_RESUMING, &fd));
+	ASSERT_EQ(0, vfio_write_all(fd, b.p, b.len, 8192));
+	ASSERT_EQ(0, vfio_dev_set_state(&dev, MT_RUNNING, NULL));
+	close(fd);
+	ASSERT_EQ(dig, fuzz_digest(uuid));
+	mbuf_free(&b);
+
+	put_dev(NULL);
+	if (ref0 >= 0)
+		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
+}
+
+TEST_MAIN()
