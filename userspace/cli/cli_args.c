@@ -21,6 +21,7 @@ static const char common_help[] =
 "  --switchover-ack auto|off|legacy|per-device   (default auto)\n"
 "  --no-reinit            do not opt in to PRECOPY_INFOv2 (REINIT)\n"
 "  --final-retries N      precopy retries when REINIT appears at switchover (3)\n"
+"  --min-precopy-ms MS    keep precopy running at least MS (default 0)\n"
 "  --timeout MS           peer silence that aborts the session (30000)\n"
 "  --chunk BYTES          data fd read size (default 1M, max 1M)\n"
 "  --json FILE            write the JSON report (docs/engine.md)\n"
@@ -115,7 +116,7 @@ static int split_list(char *list, const char **out, unsigned *n)
 enum {
 	O_TRANS = 256, O_CHANNELS, O_MAXQ, O_ROUNDS, O_THRESH, O_ACK, O_NOREINIT,
 	O_FINAL, O_TIMEOUT, O_CHUNK, O_JSON, O_QUIET, O_INJECT, O_SRC, O_DST,
-	O_TO, O_LISTEN, O_PORTFILE,
+	O_TO, O_LISTEN, O_PORTFILE, O_MINPRE,
 };
 
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
@@ -142,6 +143,7 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 		{ "to", required_argument, NULL, O_TO },
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
+		{ "min-precopy-ms", required_argument, NULL, O_MINPRE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -216,6 +218,11 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 				a->o.ack_mode = VFIOMIG_ACK_PER_DEVICE;
 			else
 				BAD("--switchover-ack: '%s' is not auto, off, legacy or per-device", arg);
+			break;
+		case O_MINPRE:
+			if (cmd == CLI_INFO || parse_uint(arg, 3600000, &u))
+				BAD("--min-precopy-ms: '%s' is not 0..3600000", arg);
+			a->o.min_precopy_ms = u;
 			break;
 		case O_NOREINIT:
 			a->o.reinit = false;

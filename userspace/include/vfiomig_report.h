@@ -5,6 +5,7 @@
 #ifndef VFIOMIG_REPORT_H
 #define VFIOMIG_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,6 +38,28 @@ uint64_t vfiomig_report_downtime_ns(const struct vfiomig_report *r);
  */
 void vfiomig_report_merge_dest(struct vfiomig_report *src,
 			       struct vfiomig_report *dst);
+
+/* One entry of the report's event list (see docs/engine.md, "events"). */
+struct vfiomig_event {
+	uint64_t ts_ns;		/* CLOCK_MONOTONIC */
+	char type[24];		/* "ack-request", "ack", "reinit", "switchover", ... */
+	int dev;		/* device index, -1 for the session */
+	uint64_t value;		/* type-specific: request id, bytes, round */
+	char detail[64];
+};
+
+/** vfiomig_report_nevents() - number of events recorded by this endpoint. */
+size_t vfiomig_report_nevents(const struct vfiomig_report *r);
+
+/** vfiomig_report_event() - copy event @i (0-based, in time order); -ERANGE past the end. */
+int vfiomig_report_event(const struct vfiomig_report *r, size_t i,
+			 struct vfiomig_event *out);
+
+/**
+ * vfiomig_report_peer() - the destination report merged into a source
+ * report by vfiomig_report_merge_dest(), or NULL.
+ */
+const struct vfiomig_report *vfiomig_report_peer(const struct vfiomig_report *r);
 
 /** vfiomig_report_print() - human summary. */
 void vfiomig_report_print(const struct vfiomig_report *r, FILE *f);

@@ -46,13 +46,14 @@ struct vfiomig_opts {
 	unsigned final_retries;		/* REINIT at final check: rounds retried */
 	unsigned io_timeout_ms;		/* peer silence that aborts the session */
 	size_t chunk;			/* data fd read size */
+	unsigned min_precopy_ms;	/* keep precopy running at least this long */
 	unsigned inject;		/* VFIOMIG_INJECT_* */
 };
 
 /**
  * vfiomig_opts_init() - defaults: parallel, channels 0 (auto), max_queued
  * 64 MiB, 64 rounds, no size threshold, ack auto, reinit on, 3 final
- * retries, 30 s I/O timeout, 1 MiB chunks.
+ * retries, 30 s I/O timeout, 1 MiB chunks, no minimum precopy time.
  */
 void vfiomig_opts_init(struct vfiomig_opts *o);
 

@@ -135,6 +135,29 @@ void vm_report_fail(struct vfiomig_report *r, const char *msg)
 	pthread_mutex_unlock(&r->lock);
 }
 
+size_t vfiomig_report_nevents(const struct vfiomig_report *r)
+{
+	return r->nev;
+}
+
+int vfiomig_report_event(const struct vfiomig_report *r, size_t i,
+			 struct vfiomig_event *out)
+{
+	if (i >= r->nev)
+		return -ERANGE;
+	out->ts_ns = r->ev[i].ts;
+	memcpy(out->type, r->ev[i].type, sizeof(out->type));
+	out->dev = r->ev[i].dev;
+	out->value = r->ev[i].value;
+	memcpy(out->detail, r->ev[i].detail, sizeof(out->detail));
+	return 0;
+}
+
+const struct vfiomig_report *vfiomig_report_peer(const struct vfiomig_report *r)
+{
+	return r->peer;
+}
+
 uint64_t vfiomig_report_downtime_ns(const struct vfiomig_report *r)
 {
 	uint64_t end = r->t_last_running;

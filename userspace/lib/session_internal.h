@@ -113,6 +113,7 @@ struct vm_sw_input {
 	unsigned round, max_rounds;
 	uint64_t threshold;
 	bool acks_ok;		/* no outstanding ack */
+	bool min_time_ok;	/* --min-precopy-ms elapsed */
 };
 
 enum vm_sw_verdict { VM_SW_CONTINUE = 0, VM_SW_SWITCH = 1 };

@@ -158,16 +158,17 @@ static void *return_path(void *arg)
 			vm_report_event(s->r, "done", -1, 0, NULL);
 			break;
 		}
-		/* ACK */
+		/* ACK: logged under the lock so the event order matches the accounting. */
 		pthread_mutex_lock(&s->lock);
 		ret = vm_acks_receive(&s->acks, h.dev);
 		if (!ret && h.dev < s->n)
 			s->r->dev[h.dev].acks++;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-		vm_report_event(s->r, "ack", h.dev == VFIOMIG_WIRE_NODEV ? -1 : h.dev,
+		vm_report_event(s->r, ret ? "ack-unsolicited" : "ack",
+				h.dev == VFIOMIG_WIRE_NODEV ? -1 : h.dev,
 				h.len == 4 ? vfiomig_get_be32(buf) : 0,
 				s->ack_mode == VFIOMIG_ACK_LEGACY ? "legacy" : "per-device");
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
 		if (ret) {
 			fail(s, ret, "destination sent an ack nobody asked for (dev %u)",
 			     h.dev);
@@ -299,6 +300,8 @@ static int request_ack(struct src *s, unsigned i)
 
 	pthread_mutex_lock(&s->lock);
 	ret = vm_acks_request(&s->acks, i);
+	vm_report_event(s->r, ret ? "ack-request-refused" : "ack-request", (int)i,
+			d->reqid + 1, vfiomig_ack_mode_name(s->ack_mode));
 	pthread_mutex_unlock(&s->lock);
 	if (ret == -EBUSY)
 		return fail(s, ret, "dev %s: switchover-ack requested after switchover decision",
@@ -310,8 +313,6 @@ static int request_ack(struct src *s, unsigned i)
 		return chan_fail(s, 0, ret);
 	d->init_sent = true;
 	s->r->dev[i].ack_requests++;
-	vm_report_event(s->r, "ack-request", (int)i, d->reqid,
-			vfiomig_ack_mode_name(s->ack_mode));
 	return 0;
 }
 
@@ -417,7 +418,7 @@ static int precopy(struct src *s)
 {
 	struct vm_sw_dev sw[VFIOMIG_WIRE_MAX_DEVICES];
 	unsigned round = 0, retries = 0;
-	uint64_t wait_since = 0;
+	uint64_t wait_since = 0, t0 = vfiomig_now_ns();
 	int ret;
 
 	for (;;) {
@@ -436,7 +437,9 @@ static int precopy(struct src *s)
 
 		struct vm_sw_input in = { .ndev = s->n, .devs = sw, .round = round,
 					  .max_rounds = retries ? 0 : s->o.max_rounds,
-					  .threshold = s->o.threshold };
+					  .threshold = s->o.threshold,
+					  .min_time_ok = vfiomig_now_ns() - t0 >=
+							 (uint64_t)s->o.min_precopy_ms * 1000000ULL };
 		for (unsigned i = 0; i < s->n; i++)
 			sw[i] = (struct vm_sw_dev){ .precopy = s->d[i].precopy,
 						    .initial = s->d[i].initial,
@@ -457,13 +460,13 @@ static int precopy(struct src *s)
 			if (!again) {
 				pthread_mutex_lock(&s->lock);
 				bool ok = vm_acks_ok(&s->acks);
-				if (ok)
-					vm_acks_freeze(&s->acks);
-				pthread_mutex_unlock(&s->lock);
 				if (ok) {
+					vm_acks_freeze(&s->acks);
 					vm_report_event(s->r, "switchover", -1, round, why);
-					return 0;
 				}
+				pthread_mutex_unlock(&s->lock);
+				if (ok)
+					return 0;
 			} else if (++retries > s->o.final_retries) {
 				return fail(s, -EAGAIN,
 					    "new initial precopy data at switchover %u times, giving up",
@@ -479,7 +482,8 @@ static int precopy(struct src *s)
 			uint64_t now = vfiomig_now_ns();
 			if (!wait_since)
 				wait_since = now;
-			if (now - wait_since > (uint64_t)s->o.io_timeout_ms * 1000000ULL)
+			if (in.min_time_ok &&
+			    now - wait_since > (uint64_t)s->o.io_timeout_ms * 1000000ULL)
 				return fail(s, -ETIMEDOUT,
 					    "no progress and no switchover ack for %u ms (%s)",
 					    s->o.io_timeout_ms, why);

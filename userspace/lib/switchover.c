@@ -19,6 +19,10 @@ int vm_switchover_decide(const struct vm_sw_input *in, const char **reason)
 		*reason = "waiting-for-acks";
 		return VM_SW_CONTINUE;
 	}
+	if (!in->min_time_ok) {
+		*reason = "min-precopy-time";
+		return VM_SW_CONTINUE;
+	}
 	if (in->max_rounds && in->round >= in->max_rounds) {
 		*reason = "round-limit";
 		return VM_SW_SWITCH;

@@ -19,7 +19,7 @@ static int decide(struct vm_sw_dev *d, unsigned n, unsigned round,
 {
 	struct vm_sw_input in = { .ndev = n, .devs = d, .round = round,
 				  .max_rounds = max_rounds, .threshold = threshold,
-				  .acks_ok = acks_ok };
+				  .acks_ok = acks_ok, .min_time_ok = true };
 	return vm_switchover_decide(&in, why);
 }
 
@@ -72,6 +72,20 @@ static void acks_always_win(void **state)
 	assert_string_equal("waiting-for-acks", why);
 	/* Even the round limit does not switch over with an outstanding ack. */
 	assert_int_equal(VM_SW_CONTINUE, decide(d, 1, 99, 10, UINT64_MAX, false, &why));
+}
+
+static void min_precopy_time(void **state)
+{
+	struct vm_sw_dev d[1] = { { true, 0, 0, 0 } };
+	struct vm_sw_input in = { .ndev = 1, .devs = d, .round = 50, .max_rounds = 10,
+				  .threshold = UINT64_MAX, .acks_ok = true };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(VM_SW_CONTINUE, vm_switchover_decide(&in, &why));
+	assert_string_equal("min-precopy-time", why);
+	in.min_time_ok = true;
+	assert_int_equal(VM_SW_SWITCH, vm_switchover_decide(&in, &why));
 }
 
 static void estimate_overflow(void **state)
@@ -152,6 +166,7 @@ int main(void)
 		cmocka_unit_test(initial_bytes_block),
 		cmocka_unit_test(round_limit),
 		cmocka_unit_test(acks_always_win),
+		cmocka_unit_test(min_precopy_time),
 		cmocka_unit_test(estimate_overflow),
 		cmocka_unit_test(acks_per_device),
 		cmocka_unit_test(acks_legacy),
