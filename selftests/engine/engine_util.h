@@ -96,9 +96,10 @@ static inline void eu_free_result(void *p)
  * Migrate src[i] -> dst[i] in this process.  Digests and states are read
  * while the devices are still open (closing a device resets it).
  */
-static inline struct eu_result *eu_local(char (*src)[MOCKVF_UUID_LEN],
-					 char (*dst)[MOCKVF_UUID_LEN], unsigned n,
-					 const struct vfiomig_opts *o)
+static inline struct eu_result *eu_local2(char (*src)[MOCKVF_UUID_LEN],
+					  char (*dst)[MOCKVF_UUID_LEN], unsigned n,
+					  const struct vfiomig_opts *o,
+					  const struct vfiomig_opts *dopt)
 {
 	struct eu_result *res = calloc(1, sizeof(*res));
 	struct vfiomig_device *sd[EU_MAX], *dd[EU_MAX];
@@ -120,7 +121,7 @@ static inline struct eu_result *eu_local(char (*src)[MOCKVF_UUID_LEN],
 		ASSERT_EQ(0, r);
 	}
 	ASSERT_EQ(0, vfiomig_link_pair(&ls, &ld));
-	struct eu_dst_thread t = { .devs = dd, .n = n, .link = ld, .o = o };
+	struct eu_dst_thread t = { .devs = dd, .n = n, .link = ld, .o = dopt };
 	ASSERT_EQ(0, pthread_create(&th, NULL, eu_dst_main, &t));
 	res->src_ret = vfiomig_migrate_source(sd, n, ls, o, &res->rep, res->err,
 					      sizeof(res->err));
@@ -154,6 +155,25 @@ static inline struct eu_result *eu_local(char (*src)[MOCKVF_UUID_LEN],
 	}
 	vfiomig_ctx_free(ctx);
 	return res;
+}
+
+static inline struct eu_result *eu_local(char (*src)[MOCKVF_UUID_LEN],
+					 char (*dst)[MOCKVF_UUID_LEN], unsigned n,
+					 const struct vfiomig_opts *o)
+{
+	return eu_local2(src, dst, n, o, o);
+}
+
+/* Events of @type for device @dev (-2: any device) in report @r. */
+static inline int eu_count(const struct vfiomig_report *r, const char *type, int dev)
+{
+	struct vfiomig_event e;
+	int n = 0;
+
+	for (size_t i = 0; r && !vfiomig_report_event(r, i, &e); i++)
+		if (!strcmp(e.type, type) && (dev == -2 || e.dev == dev))
+			n++;
+	return n;
 }
 
 /* Create n source and n destination devices of the given profiles. */

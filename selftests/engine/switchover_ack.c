@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * switchover_ack - issue 5: legacy and per-device switchover acks, their
+ * negotiation, REINIT during precopy and at the final check, an ack
+ * request after the stop, and the invariant that the source never
+ * switches over with an outstanding ack.
+ */
+#include <time.h>
+#include <unistd.h>
+
+#include "engine_util.h"
+
+static void digests_equal(struct eu_result *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		ASSERT_STREQ(r->src_digest[i], r->dst_digest[i]);
+}
+
+static void pair(const char *p0, const char *p1, char (*src)[MOCKVF_UUID_LEN],
+		 char (*dst)[MOCKVF_UUID_LEN])
+{
+	eu_need_mockvf();
+	eu_create(p0, src[0]);
+	eu_create(p0, dst[0]);
+	eu_create(p1, src[1]);
+	eu_create(p1, dst[1]);
+}
+
+static struct eu_result *run(char (*src)[MOCKVF_UUID_LEN], char (*dst)[MOCKVF_UUID_LEN],
+			     int src_mode, int dst_mode)
+{
+	struct vfiomig_opts so, dop;
+
+	vfiomig_opts_init(&so);
+	vfiomig_opts_init(&dop);
+	so.ack_mode = src_mode;
+	dop.ack_mode = dst_mode;
+	return eu_local2(src, dst, 2, &so, &dop);
+}
+
+TEST(legacy_to_legacy)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+
+	pair("tiny", "tiny", src, dst);
+	struct eu_result *r = run(src, dst, VFIOMIG_ACK_LEGACY, VFIOMIG_ACK_LEGACY);
+	ASSERT_EQ(0, r->src_ret);
+	ASSERT_EQ(0, r->dst_ret);
+	digests_equal(r, 2);
+	/* One global ack, after both devices asked. */
+	ASSERT_EQ(1, eu_count(r->rep, "ack", -1));
+	ASSERT_EQ(0, eu_count(r->rep, "ack", 0));
+	ASSERT_EQ(2, eu_count(r->rep, "ack-request", -2));
+}
+
+TEST(per_device_to_per_device)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+
+	pair("tiny", "tiny", src, dst);
+	struct eu_result *r = run(src, dst, VFIOMIG_ACK_AUTO, VFIOMIG_ACK_AUTO);
+	ASSERT_EQ(0, r->src_ret);
+	ASSERT_EQ(0, r->dst_ret);
+	digests_equal(r, 2);
+	ASSERT_EQ(1, eu_count(r->rep, "ack", 0));
+	ASSERT_EQ(1, eu_count(r->rep, "ack", 1));
+	ASSERT_EQ(0, eu_count(r->rep, "ack", -1));
+}
+
+TEST(per_device_source_falls_back_to_legacy)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+
+	pair("tiny", "tiny", src, dst);
+	struct eu_result *r = run(src, dst, VFIOMIG_ACK_AUTO, VFIOMIG_ACK_LEGACY);
+	ASSERT_EQ(0, r->src_ret);
+	ASSERT_EQ(0, r->dst_ret);
+	digests_equal(r, 2);
+	ASSERT_EQ(1, eu_count(r->rep, "ack", -1));
+	ASSERT_EQ(0, eu_count(r->rep, "ack", 0));
+}
+
+TEST(forced_per_device_against_legacy_refused)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+
+	pair("tiny", "tiny", src, dst);
+	struct eu_result *r = run(src, dst, VFIOMIG_ACK_PER_DEVICE, VFIOMIG_ACK_LEGACY);
+	ASSERT_NE(0, r->src_ret);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_STREQ("RUNNING", r->src_state[i]);
+		ASSERT_STREQ("RUNNING", r->dst_state[i]);
+	}
+}
+
+TEST(mixed_precopy_and_nopre)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+
+	pair("tiny", "nopre", src, dst);
+	for (int mode = VFIOMIG_ACK_LEGACY; mode <= VFIOMIG_ACK_PER_DEVICE; mode++) {
+		struct eu_result *r = run(src, dst, mode, mode);
+		ASSERT_EQ(0, r->src_ret);
+		ASSERT_EQ(0, r->dst_ret);
+		digests_equal(r, 2);
+		/* The nopre device needs no ack. */
+		ASSERT_EQ(1, eu_count(r->rep, "ack-request", 0));
+		ASSERT_EQ(0, eu_count(r->rep, "ack-request", 1));
+		ASSERT_EQ(1, eu_count(r->rep, "ack", mode == VFIOMIG_ACK_LEGACY ? -1 : 0));
+	}
+}
+
+TEST(device_refusing_opt_in)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+
+	pair("tiny", "tiny", src, dst);
+	eu_set(src[1], "reinit_capable", "0");
+	struct eu_result *r = run(src, dst, VFIOMIG_ACK_AUTO, VFIOMIG_ACK_AUTO);
+	ASSERT_EQ(0, r->src_ret);
+	ASSERT_EQ(0, r->dst_ret);
+	digests_equal(r, 2);
+	ASSERT_EQ(1, eu_count(r->rep, "precopy-v2", 0));
+	ASSERT_EQ(1, eu_count(r->rep, "precopy-v2-refused", 1));
+	ASSERT_EQ(1, eu_count(r->rep, "ack", 1));
+}
+
+struct poke {
+	const char *uuid;
+	unsigned delay_ms;
+};
+
+static void *reconfig_later(void *arg)
+{
+	struct poke *p = arg;
+
+	usleep(p->delay_ms * 1000);
+	mockvf_attr_write(p->uuid, "reconfig", "1");
+	return NULL;
+}
+
+TEST_TIMEOUT(reinit_during_precopy, 120)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+	struct vfiomig_opts o;
+	pthread_t th;
+
+	pair("tiny", "tiny", src, dst);
+	vfiomig_opts_init(&o);
+	o.min_precopy_ms = 3000;
+	struct poke p = { src[0], 1000 };
+	ASSERT_EQ(0, pthread_create(&th, NULL, reconfig_later, &p));
+	struct eu_result *r = eu_local(src, dst, 2, &o);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, r->src_ret);
+	ASSERT_EQ(0, r->dst_ret);
+	digests_equal(r, 2);
+	mt_log("dev0: %d reinit, %d requests, %d acks; dev1: %d requests, %d acks",
+	       eu_count(r->rep, "reinit", 0), eu_count(r->rep, "ack-request", 0),
+	       eu_count(r->rep, "ack", 0), eu_count(r->rep, "ack-request", 1),
+	       eu_count(r->rep, "ack", 1));
+	ASSERT_GE(eu_count(r->rep, "reinit", 0), 1);
+	ASSERT_EQ(2, eu_count(r->rep, "ack-request", 0));
+	ASSERT_EQ(2, eu_count(r->rep, "ack", 0));
+	/* Only the reconfigured device asked again. */
+	ASSERT_EQ(0, eu_count(r->rep, "reinit", 1));
+	ASSERT_EQ(1, eu_count(r->rep, "ack-request", 1));
+	ASSERT_EQ(1, eu_count(r->rep, "ack", 1));
+}
+
+TEST(reinit_at_final_check_goes_back_to_precopy)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+	struct vfiomig_opts o;
+
+	pair("tiny", "tiny", src, dst);
+	vfiomig_opts_init(&o);
+	o.inject = VFIOMIG_INJECT_REINIT_AT_FINAL;
+	struct eu_result *r = eu_local(src, dst, 2, &o);
+	ASSERT_EQ(0, r->src_ret);
+	ASSERT_EQ(0, r->dst_ret);
+	digests_equal(r, 2);
+	ASSERT_EQ(1, eu_count(r->rep, "final-check-reinit", 0));
+	ASSERT_EQ(1, eu_count(r->rep, "back-to-precopy", -1));
+	ASSERT_EQ(2, eu_count(r->rep, "ack-request", 0));
+	ASSERT_EQ(1, eu_count(r->rep, "switchover", -1));
+}
+
+TEST(reinit_at_final_check_gives_up_after_retries)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+	struct vfiomig_opts o;
+
+	pair("tiny", "tiny", src, dst);
+	vfiomig_opts_init(&o);
+	o.inject = VFIOMIG_INJECT_REINIT_AT_FINAL;
+	o.final_retries = 0;
+	struct eu_result *r = eu_local(src, dst, 2, &o);
+	ASSERT_NE(0, r->src_ret);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_STREQ("RUNNING", r->src_state[i]);
+		ASSERT_STREQ("RUNNING", r->dst_state[i]);
+	}
+}
+
+TEST(ack_request_after_stop_fails_cleanly)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+	struct vfiomig_opts o;
+
+	pair("tiny", "tiny", src, dst);
+	vfiomig_opts_init(&o);
+	o.inject = VFIOMIG_INJECT_ACK_AFTER_STOP;
+	struct eu_result *r = eu_local(src, dst, 2, &o);
+	ASSERT_NE(0, r->src_ret);
+	ASSERT_NE(0, r->dst_ret);
+	ASSERT_TRUE(strstr(r->err, "after switchover") != NULL);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_STREQ("RUNNING", r->src_state[i]);
+		ASSERT_STREQ("RUNNING", r->dst_state[i]);
+	}
+}
+
+/* Replay the source's event log: zero outstanding acks at "switchover". */
+static void check_no_outstanding(const struct vfiomig_report *rep)
+{
+	int pending[EU_MAX] = { 0 };
+	struct vfiomig_event e;
+	int switchovers = 0;
+
+	for (size_t i = 0; !vfiomig_report_event(rep, i, &e); i++) {
+		if (!strcmp(e.type, "ack-request"))
+			pending[e.dev]++;
+		else if (!strcmp(e.type, "ack") && e.dev >= 0)
+			pending[e.dev]--;
+		else if (!strcmp(e.type, "switchover")) {
+			switchovers++;
+			for (int d = 0; d < EU_MAX; d++)
+				ASSERT_EQ(0, pending[d]);
+		}
+	}
+	ASSERT_EQ(1, switchovers);
+}
+
+TEST_TIMEOUT(never_switches_with_outstanding_ack, 280)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+	struct vfiomig_opts o;
+	char val[16];
+	unsigned seed = (unsigned)time(NULL);
+
+	pair("tiny", "tiny", src, dst);
+	mt_log("seed %u", seed);
+	srand(seed);
+	for (int run = 0; run < 6; run++) {
+		unsigned iv = 20 + (unsigned)(rand() % 60);
+		snprintf(val, sizeof(val), "%u", iv);
+		eu_set(src[0], "reconfig_interval_ms", val);
+		vfiomig_opts_init(&o);
+		o.min_precopy_ms = 200 + (unsigned)(rand() % 300);
+		struct eu_result *r = eu_local(src, dst, 2, &o);
+		eu_set(src[0], "reconfig_interval_ms", "0");
+		mt_log("run %d: reconfig every %u ms, %d reinits, %d requests, %d acks: %s",
+		       run, iv, eu_count(r->rep, "reinit", 0),
+		       eu_count(r->rep, "ack-request", -2), eu_count(r->rep, "ack", -2),
+		       r->src_ret ? r->err : "ok");
+		ASSERT_EQ(0, r->src_ret);
+		ASSERT_EQ(0, r->dst_ret);
+		check_no_outstanding(r->rep);
+	}
+}
+
+TEST_MAIN()
