@@ -134,6 +134,54 @@ static uint64_t end_digest(const struct mvs_stream *s)
 	return 0;
 }
 
+/*
+ * fix_end() - renumber @s and make its END record carry the digest of the
+ * image its records build (replayed by our model), so that a stream with
+ * different content is valid again.  Returns 0 (and *@want) or -1 when
+ * the digest of this mockvf build is unknown.
+ */
+static int fix_end(struct mvs_stream *s, uint64_t *want)
+{
+	uint64_t size = 0;
+	uint8_t *img;
+	int e;
+
+	if (digest_kind == MVS_DIGEST_NONE)
+		return -1;
+	img = mvs_image(s, &size);
+	if (!img)
+		return -1;
+	*want = mvs_digest_as(digest_kind, img, size);
+	free(img);
+	for (e = s->n - 1; e >= 0 && s->r[e].type != MVS_END; e--)
+		;
+	if (e < 0)
+		return -1;
+	le64_put(s->r[e].pay, *want);
+	renumber(s);
+	return 0;
+}
+
+/*
+ * expect_by_model() - for a structurally valid stream whose content was
+ * changed: valid iff the image our model builds still has the END digest
+ * (later records may overwrite exactly what was changed).
+ */
+static enum expect expect_by_model(const struct mvs_stream *s)
+{
+	uint64_t size = 0, d;
+	uint8_t *img;
+
+	if (digest_kind == MVS_DIGEST_NONE)
+		return X_ANY;
+	img = mvs_image(s, &size);
+	if (!img)
+		return X_REJECT;
+	d = mvs_digest_as(digest_kind, img, size);
+	free(img);
+	return d == end_digest(s) ? X_ACCEPT : X_REJECT;
+}
+
 static const uint64_t odd_u64[] = {
 	0, 1, 7, 8, 4095, 4096, 4097, 16384, 16383, 16385, 65536,
 	MVS_MAX_STATE, MVS_MAX_STATE + MVS_PAGE, 0x7fffffffULL, 0xffffffffULL,
@@ -278,11 +326,19 @@ static enum expect mutate(struct frng *g, const struct mbuf *raw,
 		break;
 	case 9:		/* drop a record (renumbered or not) */
 		i = frng_below(g, s.n);
+		j = s.r[i].type;
 		rec_remove(&s, i);
-		if (frng_one_in(g, 2)) {
+		if (j == MVS_DATA && frng_one_in(g, 2) && !fix_end(&s, want)) {
+			/* valid: that part of the state keeps older data */
+			snprintf(what, wlen, "DATA %d dropped, END digest fixed", i);
+			x = X_ACCEPT;
+		} else if (frng_one_in(g, 2)) {
 			renumber(&s);
-			/* dropping a DATA record loses data: END digest */
+			/* a lost DATA record shows in the digest, unless later
+			 * records overwrite all of it */
 			snprintf(what, wlen, "record %d dropped, renumbered", i);
+			if (j == MVS_DATA)
+				x = expect_by_model(&s);
 		} else {
 			snprintf(what, wlen, "record %d dropped", i);
 		}
@@ -330,6 +386,17 @@ static enum expect mutate(struct frng *g, const struct mbuf *raw,
 			snprintf(what, wlen, "DATA %d offset %#llx -> %#llx", i,
 				 (unsigned long long)off,
 				 (unsigned long long)no);
+			/* still inside the state: valid with a fixed END */
+			if (no < le64_get(s.r[0].pay) &&
+			    s.r[i].len - 8 <= le64_get(s.r[0].pay) - no) {
+				if (frng_one_in(g, 2) && !fix_end(&s, want)) {
+					strncat(what, ", END digest fixed",
+						wlen - strlen(what) - 1);
+					x = X_ACCEPT;
+				} else {
+					x = expect_by_model(&s);
+				}
+			}
 		}
 		break;
 	case 12:	/* INFO size, resealed */
@@ -462,6 +529,9 @@ static enum expect mutate(struct frng *g, const struct mbuf *raw,
 			 j == 1 ? "INFO" : "DATA", i,
 			 j == 2 ? "swapped" : "repeated");
 		x = X_ACCEPT;
+		/* reordered overlapping records change the content */
+		if (j == 2 && fix_end(&s, want))
+			x = X_ANY;
 		break;
 	}
 	if (!what[0])
@@ -517,17 +587,75 @@ static int write_pieces(struct frng *g, int fd, const struct mbuf *b,
 	return 0;
 }
 
+/* A base stream to mutate: its bytes, its records, the digest it gives. */
+struct base {
+	struct mbuf raw;
+	struct mvs_stream rec;
+	uint64_t digest;
+	const char *name;
+};
+
+/* Check the record model against what the device produced. */
+static void base_check(struct base *b)
+{
+	uint64_t size = 0;
+	uint8_t *img;
+
+	ASSERT_EQ(0, mvs_parse(b->raw.p, b->raw.len, &b->rec));
+	ASSERT_GE(b->rec.n, 3);
+	ASSERT_EQ(MVS_INFO, b->rec.r[0].type);
+	ASSERT_EQ(MVS_END, b->rec.r[b->rec.n - 1].type);
+	for (int i = 0; i < b->rec.n; i++) {
+		ASSERT_EQ(i, b->rec.r[i].seq);
+		if (mvs_csum(&b->rec.r[i]) != b->rec.r[i].csum) {
+			mt_fail_here(__FILE__, __LINE__,
+				     "%s stream, record %d checksum: the mockvf stream format changed, update selftests/fuzz/fuzz.h",
+				     b->name, i);
+			mt_abort_test();
+		}
+	}
+	ASSERT_EQ(b->digest, end_digest(&b->rec));
+	img = mvs_image(&b->rec, &size);
+	ASSERT_TRUE(img != NULL);
+	if (!digest_kind) {
+		digest_kind = mvs_digest_kind(img, size, b->digest);
+		if (digest_kind == MVS_DIGEST_NONE)
+			mt_log("the digest of this mockvf build is unknown to fuzz.h: edited-data streams are off");
+	}
+	if (digest_kind)
+		ASSERT_EQ(b->digest, mvs_digest_as(digest_kind, img, size));
+	free(img);
+	mt_log("%s stream: %zu bytes, %d records, digest %016llx (%s)",
+	       b->name, b->raw.len, b->rec.n, (unsigned long long)b->digest,
+	       digest_kind == MVS_DIGEST_FLAT ? "flat" :
+	       digest_kind == MVS_DIGEST_PAGED ? "paged" : "unknown");
+}
+
+/* Write a whole base stream to @d and check the digest it gives. */
+static void load_clean(struct fz_dev *d, const struct base *b)
+{
+	int fd;
+
+	ASSERT_EQ(0, vfio_dev_set_state(&d->d, MT_RESUMING, &fd));
+	ASSERT_EQ(0, vfio_write_all(fd, b->raw.p, b->raw.len, 65536));
+	ASSERT_EQ(0, vfio_dev_set_state(&d->d, MT_RUNNING, NULL));
+	close(fd);
+	ASSERT_EQ(b->digest, fuzz_digest(d->uuid));
+}
+
 TEST_TIMEOUT(resume_stream, 110)
 {
+	static struct base bases[2] = {
+		{ .name = "stop-copy" }, { .name = "pre-copy" },
+	};
 	struct fz_dev src, dst;
-	struct mbuf raw = { 0 }, m = { 0 };
-	struct mvs_stream clean;
+	struct mbuf m = { 0 };
+	struct mt_precopy_info info;
 	struct fuzz_budget bud;
 	struct frng g;
-	uint64_t seed, dsrc, dcur, want, size = 0;
+	uint64_t seed, dcur, want;
 	unsigned it, nrej = 0, nacc = 0, nnoop = 0, nabandon = 0;
 	long ref0;
-	uint8_t *img;
 	int fd, ret, st;
 
 	seed = fuzz_seed("resume_stream");
@@ -537,39 +665,41 @@ TEST_TIMEOUT(resume_stream, 110)
 	fz_dev_get(&src, "tiny");
 	fz_dev_get(&dst, "tiny");
 
-	/* a clean stream: STOP_COPY to EOF */
+	/* base 0: STOP_COPY to EOF (INFO, DATA, END) */
 	ASSERT_EQ(0, vfio_dev_set_state(&src.d, MT_STOP_COPY, &fd));
 	ASSERT_GE(fd, 0);
-	dsrc = fuzz_digest(src.uuid);
-	ASSERT_EQ(0, vfio_read_stream(fd, &raw));
+	bases[0].digest = fuzz_digest(src.uuid);
+	ASSERT_EQ(0, vfio_read_stream(fd, &bases[0].raw));
 	close(fd);
 	ASSERT_EQ(0, vfio_dev_reset(&src.d));
 	fuzz_expect_running(&src.d);
 
-	/* our record model must match what the device produced */
-	ASSERT_EQ(0, mvs_parse(raw.p, raw.len, &clean));
-	ASSERT_GE(clean.n, 3);
-	ASSERT_EQ(MVS_INFO, clean.r[0].type);
-	ASSERT_EQ(MVS_END, clean.r[clean.n - 1].type);
-	for (int i = 0; i < clean.n; i++) {
-		if (mvs_csum(&clean.r[i]) != clean.r[i].csum) {
-			mt_fail_here(__FILE__, __LINE__,
-				     "record %d checksum: the mockvf stream format changed, update selftests/fuzz/fuzz.h",
-				     i);
-			mt_abort_test();
-		}
+	/*
+	 * base 1: PRE_COPY with a dirtying workload, then STOP_COPY: the full
+	 * image, then page records that overwrite parts of it, then END.
+	 */
+	ASSERT_EQ(0, mockvf_attr_write(src.uuid, "dirty_rate", "2000000"));
+	ASSERT_EQ(0, vfio_dev_set_state(&src.d, MT_PRE_COPY, &fd));
+	ASSERT_EQ(-ENOMSG, vfio_read_stream(fd, &bases[1].raw));
+	for (int round = 0; round < 3; round++) {
+		usleep(20000);
+		ASSERT_EQ(0, vfio_dev_precopy_info(fd, &info));
+		usleep(5000);
+		ret = vfio_read_stream(fd, &bases[1].raw);
+		ASSERT_TRUE(ret == -ENOMSG || ret == -EAGAIN);
 	}
-	img = mvs_image(&clean, &size);
-	ASSERT_TRUE(img != NULL);
-	ASSERT_EQ(dsrc, end_digest(&clean));
-	digest_kind = mvs_digest_kind(img, size, dsrc);
-	if (digest_kind == MVS_DIGEST_NONE)
-		mt_log("the digest of this mockvf build is unknown to fuzz.h: edited-data streams are off");
-	free(img);
-	mt_log("clean stream: %zu bytes, %d records, digest %016llx (%s)",
-	       raw.len, clean.n, (unsigned long long)dsrc,
-	       digest_kind == MVS_DIGEST_FLAT ? "flat" :
-	       digest_kind == MVS_DIGEST_PAGED ? "paged" : "unknown");
+	ASSERT_EQ(0, vfio_dev_set_state(&src.d, MT_STOP_COPY, NULL));
+	bases[1].digest = fuzz_digest(src.uuid);
+	ASSERT_EQ(0, vfio_read_stream(fd, &bases[1].raw));
+	close(fd);
+	ASSERT_EQ(0, mockvf_attr_write(src.uuid, "dirty_rate", "0"));
+	ASSERT_EQ(0, vfio_dev_reset(&src.d));
+
+	base_check(&bases[0]);
+	base_check(&bases[1]);
+	/* both streams load as they are */
+	load_clean(&dst, &bases[1]);
+	load_clean(&dst, &bases[0]);
 
 	dcur = fuzz_digest(dst.uuid);
 	fuzz_budget_init(&bud, ITERS, CAP_S);
@@ -579,14 +709,17 @@ TEST_TIMEOUT(resume_stream, 110)
 		int werr, nw, accepted, abandon;
 		uint64_t dnow;
 
-		x = mutate(&g, &raw, &clean, &m, what, sizeof(what), &want);
+		const struct base *bs = &bases[frng_below(&g, 2)];
+
+		x = mutate(&g, &bs->raw, &bs->rec, &m, what, sizeof(what),
+			   &want);
 		ASSERT_EQ(0, vfio_dev_set_state(&dst.d, MT_RESUMING, &fd));
 		ASSERT_GE(fd, 0);
 		werr = write_pieces(&g, fd, &m, &nw);
 		if (werr) {
 			/* a bad stream poisons the file: EINVAL, sticky */
 			EXPECT_EQ(EINVAL, werr);
-			EXPECT_EQ(-1, write(fd, raw.p, MVS_HDR));
+			EXPECT_EQ(-1, write(fd, bs->raw.p, MVS_HDR));
 			EXPECT_EQ(EINVAL, errno);
 		}
 		abandon = frng_one_in(&g, 10);
@@ -610,7 +743,7 @@ TEST_TIMEOUT(resume_stream, 110)
 			}
 			if (fd >= 0) {
 				/* the file is disabled after the arc */
-				EXPECT_EQ(-1, write(fd, raw.p, 1));
+				EXPECT_EQ(-1, write(fd, bs->raw.p, 1));
 				EXPECT_EQ(ENODEV, errno);
 			}
 		}
@@ -634,15 +767,16 @@ TEST_TIMEOUT(resume_stream, 110)
 			nacc++;
 			if (x == X_REJECT)
 				mt_fail_here(__FILE__, __LINE__,
-					     "iteration %u: %s: accepted (digest %016llx)",
-					     it, what, (unsigned long long)dnow);
+					     "iteration %u: %s stream, %s: accepted (digest %016llx)",
+					     it, bs->name, what,
+					     (unsigned long long)dnow);
 			EXPECT_EQ(want, dnow);
 		} else {
 			nrej++;
 			if (x == X_ACCEPT)
 				mt_fail_here(__FILE__, __LINE__,
-					     "iteration %u: %s: rejected (write errno %d, load %d)",
-					     it, what, werr, ret);
+					     "iteration %u: %s stream, %s: rejected (write errno %d, load %d)",
+					     it, bs->name, what, werr, ret);
 			/* a rejected stream leaves the state alone */
 			EXPECT_EQ(dcur, dnow);
 		}
@@ -657,20 +791,19 @@ TEST_TIMEOUT(resume_stream, 110)
 	ASSERT_GT(nrej, 0);
 	ASSERT_GT(nacc, 0);
 
-	/* the clean stream still loads, with the source's digest */
-	ASSERT_EQ(0, vfio_dev_set_state(&dst.d, MT_RESUMING, &fd));
-	ASSERT_EQ(0, vfio_write_all(fd, raw.p, raw.len, 65536));
-	ASSERT_EQ(0, vfio_dev_set_state(&dst.d, MT_RUNNING, NULL));
-	close(fd);
-	ASSERT_EQ(dsrc, fuzz_digest(dst.uuid));
+	/* the clean streams still load, with the source's digests */
+	load_clean(&dst, &bases[0]);
+	load_clean(&dst, &bases[1]);
 
 	/* no file or device reference left behind */
 	fz_dev_put(&dst);
 	fz_dev_put(&src);
 	if (ref0 >= 0)
 		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
-	mvs_free(&clean);
-	mbuf_free(&raw);
+	for (int i = 0; i < 2; i++) {
+		mvs_free(&bases[i].rec);
+		mbuf_free(&bases[i].raw);
+	}
 	mbuf_free(&m);
 }
 
