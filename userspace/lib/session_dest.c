@@ -109,6 +109,23 @@ static int wire_fail(struct dst *s, unsigned c, int ret)
 	if (ret == -ECONNRESET) {
 		pthread_mutex_lock(&s->lock);
 		s->peer_failed = true;
+		/*
+		 * A source that aborts sends ERROR on channel 0 and then closes
+		 * every channel: give channel 0 a moment to deliver the reason
+		 * rather than reporting a bare "truncated" from this channel.
+		 */
+		if (c != 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 500000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			while (!s->err && !aborted(s) &&
+			       pthread_cond_timedwait(&s->cond, &s->lock, &ts) == 0)
+				;
+		}
 		pthread_mutex_unlock(&s->lock);
 	}
 	return fail(s, ret, "channel %u: %s", c, vfiomig_wire_strerror(ret));
