@@ -295,8 +295,9 @@ static int rx_one(struct dst *s, unsigned c)
 			return fail(s, -ENOMEM, "out of memory");
 		it->kind = ITEM_INIT_SENT;
 		it->len = vfiomig_get_be32(buf);
-		enqueue(s, h.dev, it);
+		/* Log before queueing: the loader may free the item at once. */
 		vm_report_event(s->r, "ack-request", h.dev, it->len, NULL);
+		enqueue(s, h.dev, it);
 		return 0;
 	case VFIOMIG_REC_SWITCHOVER:
 		if (c != 0 || s->switchover)
