@@ -14,7 +14,7 @@
 
 #define CLI_MAX_DEVS VFIOMIG_WIRE_MAX_DEVICES
 
-enum cli_cmd { CLI_LOCAL, CLI_SEND, CLI_RECEIVE, CLI_INFO };
+enum cli_cmd { CLI_LOCAL, CLI_SEND, CLI_RECEIVE, CLI_INFO, CLI_PLOT };
 
 struct cli_args {
 	int cmd;
@@ -24,6 +24,7 @@ struct cli_args {
 	const char *addr;
 	const char *json;
 	const char *port_file;
+	const char *output;	/* plot: SVG path ("-" = stdout) */
 	bool quiet;
 	char *lists[2];		/* strdup'd --src/--dst lists, freed by cli_args_free() */
 };

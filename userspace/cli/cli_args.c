@@ -39,6 +39,8 @@ static const struct {
 	[CLI_RECEIVE] = { "receive", "receive --listen HOST:PORT|unix:PATH [--port-file F] [options] DEV...",
 			  "receive a migration into devices" },
 	[CLI_INFO] = { "info", "info DEV...", "show migration flags, state and data size" },
+	[CLI_PLOT] = { "plot", "plot REPORT.json [-o FILE.svg]",
+		       "draw a JSON report as an SVG timeline (default output: stdout)" },
 };
 
 static void usage_all(FILE *f)
@@ -52,7 +54,7 @@ static void usage_all(FILE *f)
 static void usage_cmd(int cmd, FILE *f)
 {
 	fprintf(f, "usage: vfio-migrate %s\n%s.\n\n", cmds[cmd].usage, cmds[cmd].what);
-	if (cmd != CLI_INFO)
+	if (cmd != CLI_INFO && cmd != CLI_PLOT)
 		fputs(common_help, f);
 }
 
@@ -144,6 +146,7 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 		{ "listen", required_argument, NULL, O_LISTEN },
 		{ "port-file", required_argument, NULL, O_PORTFILE },
 		{ "min-precopy-ms", required_argument, NULL, O_MINPRE },
+		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -154,7 +157,7 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 	memset(a, 0, sizeof(*a));
 	vfiomig_opts_init(&a->o);
 	if (argc < 2)
-		BAD("missing command (local, send, receive, info); try --help");
+		BAD("missing command (local, send, receive, info, plot); try --help");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		usage_all(stdout);
@@ -164,21 +167,26 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 		if (!strcmp(argv[1], cmds[i].name))
 			cmd = (int)i;
 	if (cmd < 0)
-		BAD("unknown command '%s' (local, send, receive, info)", argv[1]);
+		BAD("unknown command '%s' (local, send, receive, info, plot)", argv[1]);
 	a->cmd = cmd;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc - 1, argv + 1, "+:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, "+:ho:", lopts, NULL)) != -1) {
 		const char *arg = optarg;
 		bool common = c >= O_TRANS && c <= O_INJECT;
 
-		if (common && cmd == CLI_INFO)
-			BAD("info: takes no options besides --help");
+		if (common && (cmd == CLI_INFO || cmd == CLI_PLOT))
+			BAD("%s: takes no migration options", cmds[cmd].name);
 		switch (c) {
 		case 'h':
 			usage_cmd(cmd, stdout);
 			return 1;
+		case 'o':
+			if (cmd != CLI_PLOT)
+				BAD("%s: -o/--output is only for 'plot'", cmds[cmd].name);
+			a->output = arg;
+			break;
 		case O_TRANS:
 			if (!strcmp(arg, "parallel"))
 				a->o.transitions = VFIOMIG_TRANSITIONS_PARALLEL;
@@ -297,6 +305,15 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 	/* Positional devices (send, receive, info). */
 	int first = optind + 1;
 	unsigned npos = (unsigned)(argc - first);
+	if (cmd == CLI_PLOT) {
+		if (npos != 1)
+			BAD("plot: exactly one JSON report expected");
+		a->src[0] = argv[first];
+		a->nsrc = 1;
+		if (!a->output)
+			a->output = "-";
+		return 0;
+	}
 	if (cmd == CLI_LOCAL) {
 		if (npos)
 			BAD("local: unexpected argument '%s' (devices go in --src/--dst)", argv[first]);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "timeline.h"
 
 struct opened {
 	struct vfiomig_ctx *ctx;
@@ -236,6 +237,18 @@ static int cmd_info(struct cli_args *a)
 	return status;
 }
 
+static int cmd_plot(struct cli_args *a)
+{
+	char err[256];
+	int ret = timeline_plot(a->src[0], a->output, err, sizeof(err));
+
+	if (ret) {
+		fprintf(stderr, "vfio-migrate: plot: %s\n", err);
+		return CLI_EXIT_FAILED;
+	}
+	return CLI_EXIT_OK;
+}
+
 int cli_run(struct cli_args *a)
 {
 	switch (a->cmd) {
@@ -247,6 +260,8 @@ int cli_run(struct cli_args *a)
 		return cmd_receive(a);
 	case CLI_INFO:
 		return cmd_info(a);
+	case CLI_PLOT:
+		return cmd_plot(a);
 	}
 	return CLI_EXIT_USAGE;
 }
