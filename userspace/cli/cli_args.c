@@ -172,7 +172,7 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc - 1, argv + 1, "+:ho:", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, ":ho:", lopts, NULL)) != -1) {
 		const char *arg = optarg;
 		bool common = c >= O_TRANS && c <= O_INJECT;
 
