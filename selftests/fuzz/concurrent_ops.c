@@ -352,4 +352,6 @@ TEST_TIMEOUT(concurrent_ops, 100)
 		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
 }
 
+FUZZ_TIMEOUT(concurrent_ops, 100)
+
 TEST_MAIN()

@@ -253,4 +253,6 @@ TEST_TIMEOUT(device_fd, 90)
 		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
 }
 
+FUZZ_TIMEOUT(device_fd, 90)
+
 TEST_MAIN()

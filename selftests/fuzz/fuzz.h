@@ -152,6 +152,17 @@ static inline int fuzz_budget_more(struct fuzz_budget *b, unsigned i,
 	return 1;
 }
 
+/*
+ * FUZZ_TIMEOUT(name, secs) - scale the harness timeout of TEST_TIMEOUT
+ * test @name with $FUZZ_ITERS, like the time caps (the harness reads the
+ * timeout when it runs the test, after constructors ran).
+ */
+#define FUZZ_TIMEOUT(tname, secs)					\
+	__attribute__((constructor)) static void fuzz_to_##tname(void)	\
+	{								\
+		mt_t_##tname.timeout_s = (secs) * fuzz_scale();		\
+	}
+
 /* ---- mockvf module reference count (leak check) ---- */
 
 static inline long fuzz_mockvf_refcnt(void)

@@ -396,4 +396,6 @@ TEST_TIMEOUT(knob_writes, 110)
 	free(val);
 }
 
+FUZZ_TIMEOUT(knob_writes, 110)
+
 TEST_MAIN()

@@ -807,4 +807,6 @@ TEST_TIMEOUT(resume_stream, 110)
 	mbuf_free(&m);
 }
 
+FUZZ_TIMEOUT(resume_stream, 110)
+
 TEST_MAIN()

@@ -427,4 +427,6 @@ TEST_TIMEOUT(state_requests, 110)
 		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
 }
 
+FUZZ_TIMEOUT(state_requests, 110)
+
 TEST_MAIN()
