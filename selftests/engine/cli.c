@@ -142,9 +142,10 @@ TEST_TIMEOUT(local_with_json_and_plot, 120)
 	snprintf(svg, sizeof(svg), "/tmp/vfiomig-cli-%d.svg", getpid());
 	int rc = run(out, sizeof(out), "%s local --src %s,%s --dst %s,%s --json %s", BIN,
 		     s[0], s[1], d[0], d[1], json);
-	mt_log("%s", out);
+	const char *dt = strstr(out, "downtime: ");
+	mt_log("exit %d, %.40s", rc, dt ? dt : out);
 	ASSERT_EQ(0, rc);
-	ASSERT_TRUE(strstr(out, "downtime: ") != NULL);
+	ASSERT_TRUE(dt != NULL);
 	ASSERT_EQ(0, run(out, sizeof(out), "grep -c '\"schema\":\"vfiomig-report\",\"version\":1' %s",
 			 json));
 	ASSERT_EQ(0, run(out, sizeof(out), "%s plot %s -o %s", BIN, json, svg));
@@ -184,8 +185,9 @@ TEST_TIMEOUT(send_receive_tcp_processes, 120)
 	ASSERT_TRUE(fgets(port, sizeof(port), f) != NULL);
 	fclose(f);
 	port[strcspn(port, "\n")] = '\0';
-	int rc = run(out, sizeof(out), "%s send --to 127.0.0.1:%s %s %s", BIN, port, s[0], s[1]);
-	mt_log("%s", out);
+	int rc = run(out, sizeof(out), "%s send --to 127.0.0.1:%s --quiet %s %s", BIN, port,
+		     s[0], s[1]);
+	mt_log("exit %d %s", rc, out);
 	int st;
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	unlink(pf);
