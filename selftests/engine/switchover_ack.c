@@ -84,9 +84,16 @@ TEST(forced_per_device_against_legacy_refused)
 {
 	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
 
+	char log[64];
+
 	pair("tiny", "tiny", src, dst);
+	eu_set(dst[0], "log", "clear");
 	struct eu_result *r = run(src, dst, VFIOMIG_ACK_PER_DEVICE, VFIOMIG_ACK_LEGACY);
 	ASSERT_NE(0, r->src_ret);
+	ASSERT_TRUE(strstr(r->err, "requires switchover-ack per-device") != NULL);
+	/* Refused in the handshake: the destination never left RUNNING. */
+	eu_attr(dst[0], "log", log, sizeof(log));
+	ASSERT_STREQ("", log);
 	for (int i = 0; i < 2; i++) {
 		ASSERT_STREQ("RUNNING", r->src_state[i]);
 		ASSERT_STREQ("RUNNING", r->dst_state[i]);

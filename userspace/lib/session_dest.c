@@ -576,6 +576,21 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 				      vfiomig_flags_str(hello.flags[i], f1, sizeof(f1)),
 				      vfiomig_flags_str(mine, f2, sizeof(f2)));
 	}
+	/*
+	 * A side that offers exactly one ack mechanism insists on it: refuse
+	 * now, before any device leaves RUNNING, rather than after RESUMING.
+	 */
+	const uint32_t ackbits = VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_ACK_PER_DEVICE;
+	uint32_t offered = hello.caps & ackbits, mine = supported_caps(&s->o) & ackbits;
+	if (offered && !(offered & (offered - 1)) && !(offered & mine))
+		return refuse(s, -EOPNOTSUPP, "source requires switchover-ack %s, destination offers %s",
+			      offered == VFIOMIG_CAP_ACK_LEGACY ? "legacy" : "per-device",
+			      vfiomig_ack_mode_name(s->o.ack_mode));
+	if (s->o.ack_mode == VFIOMIG_ACK_LEGACY || s->o.ack_mode == VFIOMIG_ACK_PER_DEVICE) {
+		if (!(offered & mine))
+			return refuse(s, -EOPNOTSUPP, "destination requires switchover-ack %s, source does not offer it",
+				      vfiomig_ack_mode_name(s->o.ack_mode));
+	}
 	s->token = hello.token;
 	s->nchan = hello.nchan < s->n ? hello.nchan : s->n;
 	uint32_t caps = hello.caps & supported_caps(&s->o);
