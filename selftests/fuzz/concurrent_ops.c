@@ -8,7 +8,9 @@
  * producer, knob and fault writes during transitions.  Here four threads
  * share one device fd and a pool of data_fds (each use goes through a
  * dup(), so a concurrent close never pulls an fd from under a thread) and
- * issue random requests for a few seconds.  Every call must return
+ * issue random requests for a few seconds, also changing the firmware
+ * model under them (fw_max_concurrent slots, small latencies and
+ * bandwidths).  Every call must return
  * promptly; a watchdog prints the kernel stacks of threads that do not
  * finish.  Afterwards a reset must bring the device to RUNNING, it must
  * still migrate to itself with an equal digest, and no reference may be
@@ -27,9 +29,16 @@
 #define PROMPT_S 3.0
 #define POOL 6
 
-static struct vfio_dev dev;
-static char uuid[MOCKVF_UUID_LEN];
-static int created, opened;
+#define NDEVS 2
+
+struct cdev {
+	struct vfio_dev d;
+	char uuid[MOCKVF_UUID_LEN];
+	int created, opened;
+};
+
+static struct cdev devs[NDEVS];
+static char fw_param_saved[32];
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pool[POOL] = { -1, -1, -1, -1, -1, -1 };
@@ -40,15 +49,37 @@ static atomic_int done[NTHREADS];
 static pid_t tids[NTHREADS];
 static char slow_what[NTHREADS][96];
 
+#define FW_PARAM "/sys/module/mockvf/parameters/fw_max_concurrent"
+
+static int write_str(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, v, strlen(v)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 static void put_dev(void *p)
 {
+	struct cdev *c = p;
+
+	if (c->opened)
+		vfio_dev_close(&c->d);
+	c->opened = 0;
+	if (c->created)
+		fuzz_remove_dev(strdup(c->uuid));
+	c->created = 0;
+}
+
+static void restore_fw_param(void *p)
+{
 	(void)p;
-	if (opened)
-		vfio_dev_close(&dev);
-	opened = 0;
-	if (created)
-		fuzz_remove_dev(strdup(uuid));
-	created = 0;
+	if (fw_param_saved[0])
+		write_str(FW_PARAM, fw_param_saved);
 }
 
 static void pool_put(struct frng *g, int fd)
@@ -99,6 +130,7 @@ static void one_op(struct frng *g, int self)
 	char cmd[96];
 	const char *what;
 	double t0 = fuzz_now();
+	struct cdev *c = &devs[frng_below(g, NDEVS)];
 	int fd, st;
 
 	if (k < 35) {
@@ -107,7 +139,7 @@ static void one_op(struct frng *g, int self)
 				1 + frng_below(g, 7);
 
 		what = "set_state";
-		if (!vfio_dev_set_state(&dev, tgt, &fd)) {
+		if (!vfio_dev_set_state(&c->d, tgt, &fd)) {
 			n_ok_state++;
 			if (fd >= 0) {
 				n_fds++;
@@ -118,11 +150,11 @@ static void one_op(struct frng *g, int self)
 		}
 	} else if (k < 40) {
 		what = "get_state";
-		if (vfio_dev_get_state(&dev, &st) || st < 0 || st > 7)
+		if (vfio_dev_get_state(&c->d, &st) || st < 0 || st > 7)
 			n_bad++;
 	} else if (k < 47) {
 		what = "reset";
-		if (vfio_dev_reset(&dev))
+		if (vfio_dev_reset(&c->d))
 			n_bad++;
 		n_resets++;
 	} else if (k < 62) {
@@ -176,7 +208,7 @@ static void one_op(struct frng *g, int self)
 		uint64_t b;
 
 		what = "MIG_DATA_SIZE";
-		if (vfio_dev_data_size(&dev, &b))
+		if (vfio_dev_data_size(&c->d, &b))
 			n_bad++;
 	} else if (k < 87) {
 		what = "close";
@@ -204,24 +236,46 @@ static void one_op(struct frng *g, int self)
 		default:
 			snprintf(cmd, sizeof(cmd), "clear");
 		}
-		if (mockvf_attr_write(uuid, "fault", cmd))
+		if (mockvf_attr_write(c->uuid, "fault", cmd))
 			n_bad++;
 	} else if (k < 96) {
 		int r;
 
 		what = "reconfig";
-		r = mockvf_attr_write(uuid, "reconfig", "1");
+		r = mockvf_attr_write(c->uuid, "reconfig", "1");
 		if (r && r != -EBUSY)
 			n_bad++;
+	} else if (k < 98) {
+		static const char *const tk[] = {
+			"timing/save_bw_kbps", "timing/load_bw_kbps",
+			"timing/suspend_initiator_us", "timing/save_start_us",
+			"timing/load_us",
+		};
+		int t = frng_below(g, 5);
+		const char *val;
+
+		/* the firmware model: slots and small latencies */
+		what = "firmware knobs";
+		if (frng_one_in(g, 3)) {
+			val = (const char *[]){ "0", "1", "2" }[frng_below(g, 3)];
+			if (write_str(FW_PARAM, val))
+				n_bad++;
+		} else {
+			val = t < 2 ? (const char *[]){ "0", "100000",
+				"1000000" }[frng_below(g, 3)] :
+				(const char *[]){ "0", "200", "2000" }[frng_below(g, 3)];
+			if (mockvf_attr_write(c->uuid, tk[t], val))
+				n_bad++;
+		}
 	} else {
 		char v[32];
 		int r;
 
 		what = "knob";
 		r = frng_one_in(g, 2) ?
-			mockvf_attr_write(uuid, "dirty_rate",
+			mockvf_attr_write(c->uuid, "dirty_rate",
 					  frng_one_in(g, 2) ? "0" : "8000000") :
-			mockvf_attr_read(uuid, frng_one_in(g, 2) ? "digest" :
+			mockvf_attr_read(c->uuid, frng_one_in(g, 2) ? "digest" :
 					 "state", v, sizeof(v));
 		if (r)
 			n_bad++;
@@ -287,11 +341,24 @@ TEST_TIMEOUT(concurrent_ops, 100)
 	frng_init(&g, seed);
 	mvt_require();
 	ref0 = fuzz_mockvf_refcnt();
-	ASSERT_EQ(0, mockvf_create("tiny", uuid));
-	created = 1;
-	mt_defer(put_dev, NULL);
-	ASSERT_EQ(0, vfio_dev_open(uuid, &dev));
-	opened = 1;
+	for (int i = 0; i < NDEVS; i++) {
+		ASSERT_EQ(0, mockvf_create("tiny", devs[i].uuid));
+		devs[i].created = 1;
+		mt_defer(put_dev, &devs[i]);
+		ASSERT_EQ(0, vfio_dev_open(devs[i].uuid, &devs[i].d));
+		devs[i].opened = 1;
+	}
+	{
+		int pfd = open(FW_PARAM, O_RDONLY | O_CLOEXEC);
+		ssize_t n = pfd >= 0 ? read(pfd, fw_param_saved,
+					    sizeof(fw_param_saved) - 1) : -1;
+
+		if (pfd >= 0)
+			close(pfd);
+		fw_param_saved[n > 0 ? n : 0] = '\0';
+		fw_param_saved[strcspn(fw_param_saved, "\n")] = '\0';
+		mt_defer(restore_fw_param, NULL);
+	}
 
 	t0 = fuzz_now();
 	stop_at = t0 + RUN_S * fuzz_scale();
@@ -330,24 +397,38 @@ TEST_TIMEOUT(concurrent_ops, 100)
 	for (int i = 0; i < POOL; i++)
 		if (pool[i] >= 0)
 			close(pool[i]);
-	ASSERT_EQ(0, mockvf_attr_write(uuid, "fault", "clear"));
-	ASSERT_EQ(0, mockvf_attr_write(uuid, "dirty_rate", "0"));
-	ASSERT_EQ(0, vfio_dev_reset(&dev));
-	fuzz_expect_running(&dev);
-	ASSERT_EQ(0, vfio_dev_set_state(&dev, MT_STOP_COPY, &fd));
-	dig = fuzz_digest(uuid);
-	ASSERT_EQ(0, vfio_read_stream(fd, &b));
-	close(fd);
-	ASSERT_EQ(0, vfio_dev_reset(&dev));
-	ASSERT_EQ(0, mockvf_attr_write(uuid, "reconfig", "1"));
-	ASSERT_EQ(0, vfio_dev_set_state(&dev, MT_RESUMING, &fd));
-	ASSERT_EQ(0, vfio_write_all(fd, b.p, b.len, 8192));
-	ASSERT_EQ(0, vfio_dev_set_state(&dev, MT_RUNNING, NULL));
-	close(fd);
-	ASSERT_EQ(dig, fuzz_digest(uuid));
+	restore_fw_param(NULL);
+	for (int i = 0; i < NDEVS; i++) {
+		struct cdev *c = &devs[i];
+		static const char *const tk[] = {
+			"timing/save_bw_kbps", "timing/load_bw_kbps",
+			"timing/suspend_initiator_us", "timing/save_start_us",
+			"timing/load_us",
+		};
+
+		for (int t = 0; t < 5; t++)
+			ASSERT_EQ(0, mockvf_attr_write(c->uuid, tk[t], "0"));
+		ASSERT_EQ(0, mockvf_attr_write(c->uuid, "fault", "clear"));
+		ASSERT_EQ(0, mockvf_attr_write(c->uuid, "dirty_rate", "0"));
+		ASSERT_EQ(0, vfio_dev_reset(&c->d));
+		fuzz_expect_running(&c->d);
+		ASSERT_EQ(0, vfio_dev_set_state(&c->d, MT_STOP_COPY, &fd));
+		dig = fuzz_digest(c->uuid);
+		b.len = 0;
+		ASSERT_EQ(0, vfio_read_stream(fd, &b));
+		close(fd);
+		ASSERT_EQ(0, vfio_dev_reset(&c->d));
+		ASSERT_EQ(0, mockvf_attr_write(c->uuid, "reconfig", "1"));
+		ASSERT_EQ(0, vfio_dev_set_state(&c->d, MT_RESUMING, &fd));
+		ASSERT_EQ(0, vfio_write_all(fd, b.p, b.len, 8192));
+		ASSERT_EQ(0, vfio_dev_set_state(&c->d, MT_RUNNING, NULL));
+		close(fd);
+		ASSERT_EQ(dig, fuzz_digest(c->uuid));
+	}
 	mbuf_free(&b);
 
-	put_dev(NULL);
+	for (int i = 0; i < NDEVS; i++)
+		put_dev(&devs[i]);
 	if (ref0 >= 0)
 		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
 }
