@@ -26,7 +26,7 @@
 
 #define NTHREADS 4
 #define RUN_S 3.0
-#define PROMPT_S 3.0
+#define PROMPT_S 5.0
 #define POOL 6
 
 #define NDEVS 2

@@ -18,7 +18,7 @@
 
 #define ITERS 100000
 #define CAP_S 8.0
-#define PROMPT_S 3.0
+#define PROMPT_S 5.0
 #define CFG_SIZE 256
 #define BAR0_SIZE 4096
 

@@ -17,7 +17,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 
-#define PROMPT_S 3.0
+#define PROMPT_S 5.0
 
 struct odev {
 	char uuid[MOCKVF_UUID_LEN];

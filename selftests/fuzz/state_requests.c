@@ -23,7 +23,7 @@
 
 #define EPISODES 3000
 #define CAP_S 18.0
-#define PROMPT_S 3.0	/* any single call; delays armed are <= 20 ms */
+#define PROMPT_S 5.0	/* any single call; delays armed are <= 20 ms */
 #define MAX_FDS 8
 
 struct dev {
