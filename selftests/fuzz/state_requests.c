@@ -31,7 +31,7 @@ struct dev {
 	char uuid[MOCKVF_UUID_LEN];
 	struct vfio_dev d;
 	uint64_t flags;
-	int created, opened;
+	int created, opened, v2;
 };
 
 struct dfd {
@@ -45,7 +45,8 @@ static struct dev devs[] = {
 #define NDEVS ((int)(sizeof(devs) / sizeof(devs[0])))
 
 /* coverage counters, logged at the end */
-static unsigned n_ok, n_fail, n_fd, n_err_state, n_fault, n_read, n_hang;
+static unsigned n_ok, n_fail, n_fd, n_err_state, n_fault, n_read, n_hang,
+		n_v2, n_reinit;
 
 static const char *const st_names[] = {
 	"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P",
@@ -165,6 +166,22 @@ static unsigned episode(struct frng *g, struct dev *v, unsigned ep)
 	if (frng_one_in(g, 6))
 		mockvf_attr_write(v->uuid, "dirty_rate",
 				  frng_one_in(g, 2) ? "0" : "4000000");
+	if (frng_one_in(g, 8)) {
+		/* periodic re-configurations: REINIT during PRE_COPY */
+		char ms[16];
+
+		snprintf(ms, sizeof(ms), "%u", 10 + (unsigned)frng_below(g, 30));
+		EXPECT_EQ(0, mockvf_attr_write(v->uuid, "reconfig_interval_ms",
+					       ms));
+	}
+	if ((v->flags & VFIO_MIGRATION_PRE_COPY) && !v->v2 &&
+	    frng_one_in(g, 20)) {
+		/* opt in to PRECOPY_INFOv2 (kept for the rest of the open) */
+		EXPECT_EQ(0, mockvf_attr_write(v->uuid, "reinit_capable", "1"));
+		EXPECT_EQ(0, vfio_dev_precopy_v2(&v->d));
+		v->v2 = 1;
+		n_v2++;
+	}
 	for (int op = 0; op < nops; op++, calls++) {
 		unsigned k = frng_below(g, 100);
 		double t0 = fuzz_now();
@@ -302,6 +319,12 @@ static unsigned episode(struct frng *g, struct dev *v, unsigned ep)
 				EXPECT_TRUE(st == MT_PRE_COPY ||
 					    st == MT_PRE_COPY_P2P);
 				EXPECT_GE(info.argsz, 24);
+				if (v->v2) {
+					/* only REINIT is defined */
+					EXPECT_EQ(0, info.flags &
+						  ~VFIO_PRECOPY_INFO_REINIT);
+					n_reinit += !!info.flags;
+				}
 			}
 			check_prompt(t0, "PRECOPY_INFO", v);
 		} else if (k < 90) {
@@ -351,6 +374,7 @@ static unsigned episode(struct frng *g, struct dev *v, unsigned ep)
 	}
 	ASSERT_EQ(0, mockvf_attr_write(v->uuid, "fault", "clear"));
 	mockvf_attr_write(v->uuid, "dirty_rate", "0");
+	mockvf_attr_write(v->uuid, "reconfig_interval_ms", "0");
 	return calls;
 }
 
@@ -414,8 +438,9 @@ TEST_TIMEOUT(state_requests, 110)
 	}
 	mt_log("%u episodes (%u tiny, %u nopre, %u nop2p), %u calls in %.1f s",
 	       ep, per[0], per[1], per[2], calls, fuzz_now() - bud.t0);
-	mt_log("requests: %u ok (%u data_fds), %u failed (%u into ERROR); %u faults armed, %u reads",
-	       n_ok, n_fd, n_fail, n_err_state, n_fault, n_read);
+	mt_log("requests: %u ok (%u data_fds), %u failed (%u into ERROR); %u faults armed, %u reads; %u opt-ins to PRECOPY_INFOv2, %u REINIT seen",
+	       n_ok, n_fd, n_fail, n_err_state, n_fault, n_read, n_v2,
+	       n_reinit);
 	ASSERT_GE(ep, 10);
 	ASSERT_EQ(0, n_hang);
 
