@@ -6,7 +6,8 @@
  */
 #include "engine_util.h"
 
-static void migrate(const char *profile, unsigned n, int transitions)
+static void migrate_ch(const char *profile, unsigned n, int transitions,
+		       unsigned channels)
 {
 	char src[EU_MAX][MOCKVF_UUID_LEN], dst[EU_MAX][MOCKVF_UUID_LEN];
 	struct vfiomig_opts o;
@@ -15,6 +16,7 @@ static void migrate(const char *profile, unsigned n, int transitions)
 	eu_make(profile, profile, n, src, dst);
 	vfiomig_opts_init(&o);
 	o.transitions = transitions;
+	o.channels = channels;
 	struct eu_result *r = eu_local(src, dst, n, &o);
 	ASSERT_EQ(0, r->src_ret);
 	ASSERT_EQ(0, r->dst_ret);
@@ -32,6 +34,11 @@ static void migrate(const char *profile, unsigned n, int transitions)
 	ASSERT_GT(dt, 0);
 }
 
+static void migrate(const char *profile, unsigned n, int transitions)
+{
+	migrate_ch(profile, n, transitions, 0);
+}
+
 TEST(one_parallel) { migrate("tiny", 1, VFIOMIG_TRANSITIONS_PARALLEL); }
 TEST(one_sequential) { migrate("tiny", 1, VFIOMIG_TRANSITIONS_SEQUENTIAL); }
 TEST(two_parallel) { migrate("tiny", 2, VFIOMIG_TRANSITIONS_PARALLEL); }
@@ -40,6 +47,10 @@ TEST(four_parallel) { migrate("tiny", 4, VFIOMIG_TRANSITIONS_PARALLEL); }
 TEST(four_sequential) { migrate("tiny", 4, VFIOMIG_TRANSITIONS_SEQUENTIAL); }
 TEST_TIMEOUT(eight_parallel, 120) { migrate("tiny", 8, VFIOMIG_TRANSITIONS_PARALLEL); }
 TEST_TIMEOUT(eight_sequential, 120) { migrate("tiny", 8, VFIOMIG_TRANSITIONS_SEQUENTIAL); }
+
+/* Stop-copy data of 4 devices multiplexed on 1 and on 2 channels. */
+TEST(four_parallel_one_channel) { migrate_ch("tiny", 4, VFIOMIG_TRANSITIONS_PARALLEL, 1); }
+TEST(four_parallel_two_channels) { migrate_ch("tiny", 4, VFIOMIG_TRANSITIONS_PARALLEL, 2); }
 
 /* nopre: no PRE_COPY, so no precopy and no switchover ack; still migrates. */
 TEST(nopre_parallel) { migrate("nopre", 2, VFIOMIG_TRANSITIONS_PARALLEL); }
