@@ -11,10 +11,19 @@
  * removal must not hang, the open files must keep the module loaded
  * (unload refused, not a crash later), and once they are closed every
  * reference must be gone.
+ *
+ * remove_while_open: removing a device that is still open must wait for
+ * the user (after asking it through the REQ eventfd when one is
+ * registered, and resetting the device), keep the device usable for the
+ * ioctls the user still makes, and finish promptly once the device fd
+ * is closed.
  */
 #include "fuzz.h"
 
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
 #define PROMPT_S 5.0
@@ -152,6 +161,108 @@ TEST_TIMEOUT(orphan_data_fds, 60)
 	close_fds(NULL);
 	if (ref0 >= 0)
 		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
+}
+
+struct remover {
+	const char *uuid;
+	atomic_int done;
+	int ret;
+};
+
+static void *remove_fn(void *arg)
+{
+	struct remover *r = arg;
+
+	r->ret = mockvf_remove(r->uuid);
+	r->done = 1;
+	return NULL;
+}
+
+static void remove_while_open(int with_req)
+{
+	static struct odev o;
+	struct remover rm = { 0 };
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} irq = {
+		.set.argsz = sizeof(irq),
+		.set.flags = VFIO_IRQ_SET_DATA_EVENTFD |
+			     VFIO_IRQ_SET_ACTION_TRIGGER,
+		.set.index = VFIO_PCI_REQ_IRQ_INDEX,
+		.set.count = 1,
+	};
+	struct pollfd p;
+	pthread_t th;
+	long ref0;
+	double t0;
+	int efd = -1, sfd, st;
+	char c;
+
+	mvt_require();
+	ref0 = fuzz_mockvf_refcnt();
+	odev_get(&o);
+	if (with_req) {
+		efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		ASSERT_GE(efd, 0);
+		irq.fd = efd;
+		ASSERT_EQ(0, ioctl(o.d.fd, VFIO_DEVICE_SET_IRQS, &irq));
+	}
+	ASSERT_EQ(0, vfio_dev_set_state(&o.d, MT_STOP_COPY, &sfd));
+
+	rm.uuid = o.uuid;
+	ASSERT_EQ(0, pthread_create(&th, NULL, remove_fn, &rm));
+	if (with_req) {
+		/* the request reaches the user */
+		p.fd = efd;
+		p.events = POLLIN;
+		EXPECT_EQ(1, poll(&p, 1, 5000));
+	} else {
+		usleep(300000);
+	}
+	/* removal waits for the user, who can still talk to the device */
+	EXPECT_EQ(0, rm.done);
+	EXPECT_EQ(0, vfio_dev_get_state(&o.d, &st));
+	if (with_req)
+		EXPECT_EQ(MT_RUNNING, st);	/* the request reset it */
+	EXPECT_EQ(-1, read(sfd, &c, 1));
+	if (with_req)
+		EXPECT_EQ(ENODEV, errno);
+	vfio_dev_set_state(&o.d, MT_STOP, NULL);
+	vfio_dev_reset(&o.d);
+	EXPECT_EQ(0, rm.done);
+
+	/* the user lets go: removal completes */
+	t0 = fuzz_now();
+	vfio_dev_close(&o.d);
+	o.opened = 0;
+	while (!rm.done && fuzz_now() - t0 < PROMPT_S)
+		usleep(10000);
+	EXPECT_EQ(1, rm.done);
+	if (!rm.done) {
+		mt_log("removal still blocked %.1f s after the close", PROMPT_S);
+		mt_abort_test();
+	}
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, rm.ret);
+	o.created = 0;
+	EXPECT_EQ(-1, read(sfd, &c, 1));
+	EXPECT_EQ(ENODEV, errno);
+	close(sfd);
+	if (efd >= 0)
+		close(efd);
+	if (ref0 >= 0)
+		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
+}
+
+TEST_TIMEOUT(remove_while_open_req, 60)
+{
+	remove_while_open(1);
+}
+
+TEST_TIMEOUT(remove_while_open_no_req, 60)
+{
+	remove_while_open(0);
 }
 
 TEST_MAIN()
