@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -144,7 +145,8 @@ static int recv_all(struct vm_chan *c, void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int ret = wait_fd(c, POLLIN, &idle, c->timeout_ms);
+			int ret = wait_fd(c, POLLIN, &idle,
+					  c->rx_no_timeout ? UINT_MAX : c->timeout_ms);
 			if (ret)
 				return ret;
 			continue;

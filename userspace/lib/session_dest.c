@@ -362,6 +362,14 @@ static void *rx_thread(void *arg)
 	struct rx_arg *a = arg;
 	struct dst *s = a->s;
 
+	/*
+	 * Side channels carry nothing before SWITCHOVER (however long precopy
+	 * takes): do not read, and so do not time out, until channel 0 saw it.
+	 */
+	pthread_mutex_lock(&s->lock);
+	while (!s->switchover && !aborted(s))
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
 	while (!aborted(s) && !channel_finished(s, a->c))
 		if (rx_one(s, a->c))
 			break;

@@ -24,6 +24,7 @@ struct vm_chan {
 	pthread_mutex_t tx_lock;
 	const atomic_bool *abort;	/* polled while blocked */
 	unsigned timeout_ms;
+	bool rx_no_timeout;	/* receive waits only end on data, EOF or abort */
 };
 
 void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,

@@ -770,6 +770,11 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 		any_pre |= !!(vfiomig_device_flags(devs[i]) & VFIOMIG_FLAG_PRE_COPY);
 	vm_acks_init(&s->acks, s->ack_mode, n, any_pre);
 
+	/*
+	 * The destination is legitimately silent for as long as precopy lasts;
+	 * the waits that need an answer (acks, DONE) carry their own timeouts.
+	 */
+	s->ch[0].rx_no_timeout = true;
 	if (pthread_create(&s->rp, NULL, return_path, s)) {
 		ret = fail(s, -EAGAIN, "cannot start return-path thread");
 		goto out;
