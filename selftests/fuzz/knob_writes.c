@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #define ROUNDS 100
-#define CAP_S 12.0
+#define CAP_S 8.0
 #define MAX_FILES 64
 #define MDEV_DIR "/sys/bus/mdev/devices"
 

@@ -22,7 +22,7 @@
 #include <sys/ioctl.h>
 
 #define ITERS 3000
-#define CAP_S 18.0
+#define CAP_S 12.0
 
 enum expect { X_REJECT, X_ACCEPT, X_NOOP, X_ANY };
 

@@ -22,7 +22,7 @@
 #include <sys/ioctl.h>
 
 #define EPISODES 3000
-#define CAP_S 18.0
+#define CAP_S 12.0
 #define PROMPT_S 5.0	/* any single call; delays armed are <= 20 ms */
 #define MAX_FDS 8
 
