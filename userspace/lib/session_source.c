@@ -436,7 +436,7 @@ static int precopy(struct src *s)
 		round++;
 
 		struct vm_sw_input in = { .ndev = s->n, .devs = sw, .round = round,
-					  .max_rounds = retries ? 0 : s->o.max_rounds,
+					  .max_rounds = s->o.max_rounds,
 					  .threshold = s->o.threshold,
 					  .min_time_ok = vfiomig_now_ns() - t0 >=
 							 (uint64_t)s->o.min_precopy_ms * 1000000ULL };
@@ -472,6 +472,11 @@ static int precopy(struct src *s)
 					    "new initial precopy data at switchover %u times, giving up",
 					    retries);
 			} else {
+				/*
+				 * A fresh round budget to drain and re-ack the new
+				 * initial data; bounded: rounds x final_retries.
+				 */
+				round = 0;
 				vm_report_event(s->r, "back-to-precopy", -1, retries, NULL);
 			}
 		}
