@@ -36,13 +36,13 @@ const char *const mockvf_state_names[MOCKVF_NR_STATES] = {
 		 VFIO_MIGRATION_PRE_COPY)
 
 /*
- * cx7: ~400 ms of firmware time per device on the downtime path, see the
+ * cx7: ~401 ms of firmware time per device on the downtime path, see the
  * "Calibration" section of docs/mockvf.md.
  */
 #define CX7_TIMING {							\
 	.us = {								\
 		[MOCKVF_FW_SUSPEND_INIT] = 60000,			\
-		[MOCKVF_FW_SUSPEND_RESP] = 68000,			\
+		[MOCKVF_FW_SUSPEND_RESP] = 69000,			\
 		[MOCKVF_FW_RESUME_INIT] = 60000,			\
 		[MOCKVF_FW_RESUME_RESP] = 60000,			\
 		[MOCKVF_FW_SAVE_START] = 62000,				\

@@ -352,7 +352,9 @@ mockvf_set_state(struct vfio_device *vdev, enum vfio_device_mig_state new)
 	enum vfio_device_mig_state next;
 	int ret;
 
-	mutex_lock(&mv->state_mutex);
+	/* interruptible: a queue behind long modelled commands is no hang */
+	if (mutex_lock_interruptible(&mv->state_mutex))
+		return ERR_PTR(-ERESTARTSYS);
 	if (mockvf_blocked(mv->state, new)) {
 		res = ERR_PTR(-EINVAL);
 		goto out;
@@ -383,7 +385,8 @@ static int mockvf_get_state(struct vfio_device *vdev,
 {
 	struct mockvf_dev *mv = vdev_to_mv(vdev);
 
-	mutex_lock(&mv->state_mutex);
+	if (mutex_lock_interruptible(&mv->state_mutex))
+		return -ERESTARTSYS;
 	*state = mv->state;
 	mockvf_state_mutex_unlock(mv);
 	return 0;
@@ -394,7 +397,8 @@ static int mockvf_get_data_size(struct vfio_device *vdev,
 {
 	struct mockvf_dev *mv = vdev_to_mv(vdev);
 
-	mutex_lock(&mv->state_mutex);
+	if (mutex_lock_interruptible(&mv->state_mutex))
+		return -ERESTARTSYS;
 	*len = mockvf_save_estimate(mv);
 	mockvf_state_mutex_unlock(mv);
 	return 0;
@@ -433,7 +437,8 @@ int mockvf_device_feature(struct vfio_device *vdev, u32 flags,
 					 VFIO_DEVICE_FEATURE_SET, 0);
 		if (ret != 1)
 			return ret;
-		mutex_lock(&mv->state_mutex);
+		if (mutex_lock_interruptible(&mv->state_mutex))
+			return -ERESTARTSYS;
 		if (mv->reinit_capable)
 			mv->precopy_v2 = true;
 		else

@@ -522,7 +522,8 @@ static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
 	if (info.argsz < minsz)
 		return -EINVAL;
 
-	mutex_lock(&mv->state_mutex);
+	if (mutex_lock_interruptible(&mv->state_mutex))
+		return -ERESTARTSYS;
 	if (mv->state != VFIO_DEVICE_STATE_PRE_COPY &&
 	    mv->state != VFIO_DEVICE_STATE_PRE_COPY_P2P) {
 		ret = -EINVAL;

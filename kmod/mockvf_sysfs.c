@@ -266,7 +266,8 @@ static ssize_t fault_show(struct kobject *kobj, struct kobj_attribute *a,
 	struct mockvf_faults *f = &mv->faults;
 	int i, j, n = 0;
 
-	mutex_lock(&mv->state_mutex);
+	if (mutex_lock_interruptible(&mv->state_mutex))
+		return -ERESTARTSYS;
 	for (i = 0; i < MOCKVF_NR_STATES; i++)
 		if (f->fail_count[i])
 			n += sysfs_emit_at(buf, n, "fail %s %u %u\n",
