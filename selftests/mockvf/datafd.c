@@ -31,7 +31,8 @@ TEST(sequential_only)
 	ASSERT_EQ(ESPIPE, errno);
 	ASSERT_EQ(-1, write(fd, buf, 1));	/* O_RDONLY */
 	ASSERT_EQ(EBADF, errno);
-	ASSERT_EQ(sizeof(buf), read(fd, buf, sizeof(buf)));
+	/* short reads are normal: at least the INFO record is there */
+	ASSERT_GE(read(fd, buf, sizeof(buf)), 40);
 	close(fd);
 
 	ASSERT_EQ(0, vfio_dev_reset(d));
@@ -111,8 +112,16 @@ TEST_TIMEOUT(nonblock_and_poll, 60)
 	fd = mvt_goto(d, MT_STOP_COPY);
 	fl = fcntl(fd, F_GETFL);
 	ASSERT_EQ(0, fcntl(fd, F_SETFL, fl | O_NONBLOCK));
-	/* nothing is there yet: EAGAIN, not ENOMSG, not 0 */
-	ASSERT_EQ(-1, read(fd, buf, sizeof(buf)));
+	/*
+	 * Nothing is there yet, or only the INFO record (40 bytes, ~40 ms):
+	 * then EAGAIN (not ENOMSG, not 0) while the page is being produced.
+	 */
+	n = read(fd, buf, sizeof(buf));
+	if (n > 0) {
+		ASSERT_EQ(40, n);
+		n = read(fd, buf, sizeof(buf));
+	}
+	ASSERT_EQ(-1, n);
 	ASSERT_EQ(EAGAIN, errno);
 	pfd.fd = fd;
 	pfd.events = POLLIN;

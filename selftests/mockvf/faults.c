@@ -193,7 +193,7 @@ TEST_TIMEOUT(deferred_reset, 30)
 	t0 = vfio_now_ns();
 	ASSERT_EQ(0, vfio_dev_reset(d));
 	dt = vfio_now_ns() - t0;
-	EXPECT_LT(dt, 100000000ull);	/* did not wait 350 ms */
+	EXPECT_LT(dt, 250000000ull);	/* did not wait the 350 ms left */
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	/* the transition completed, then the reset applied */
