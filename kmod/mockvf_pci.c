@@ -63,17 +63,20 @@ static void cfg_write(struct mockvf_dev *mv, unsigned int off, u8 *val,
 	/* everything else is read-only */
 }
 
+/*
+ * Region access of any size within the region (QEMU reads the whole config
+ * space at once).  Config writes are applied per register.
+ */
 static ssize_t mockvf_rw(struct mockvf_dev *mv, char __user *ubuf,
 			 size_t count, loff_t *ppos, bool write)
 {
 	unsigned int index = VFIO_PCI_OFFSET_TO_INDEX(*ppos);
 	u64 off = *ppos & VFIO_PCI_OFFSET_MASK;
-	u8 val[8];
+	size_t size, i, n;
+	unsigned long left;
+	u8 val[4];
 	u8 *base;
-	size_t size;
 
-	if (count != 1 && count != 2 && count != 4 && count != 8)
-		return -EINVAL;
 	switch (index) {
 	case VFIO_PCI_CONFIG_REGION_INDEX:
 		base = mv->cfg;
@@ -86,28 +89,29 @@ static ssize_t mockvf_rw(struct mockvf_dev *mv, char __user *ubuf,
 	default:
 		return -EINVAL;
 	}
-	if (off >= size || count > size - off)
+	if (!count || off >= size || count > size - off)
 		return -EINVAL;
 
+	left = 0;
 	mutex_lock(&mv->irq_lock);
-	if (write) {
-		if (copy_from_user(val, ubuf, count))
-			goto fault;
-		if (base == mv->cfg)
-			cfg_write(mv, off, val, count);
-		else
-			memcpy(base + off, val, count);
+	if (!write) {
+		left = copy_to_user(ubuf, base + off, count);
+	} else if (base == mv->cfg) {
+		for (i = 0; i < count && !left; i += n) {
+			n = (off + i == PCI_BASE_ADDRESS_0 && count - i >= 4) ?
+			    4 : 1;
+			left = copy_from_user(val, ubuf + i, n);
+			if (!left)
+				cfg_write(mv, off + i, val, n);
+		}
 	} else {
-		memcpy(val, base + off, count);
-		if (copy_to_user(ubuf, val, count))
-			goto fault;
+		left = copy_from_user(base + off, ubuf, count);
 	}
 	mutex_unlock(&mv->irq_lock);
+	if (left)
+		return -EFAULT;
 	*ppos += count;
 	return count;
-fault:
-	mutex_unlock(&mv->irq_lock);
-	return -EFAULT;
 }
 
 ssize_t mockvf_read(struct vfio_device *vdev, char __user *buf,

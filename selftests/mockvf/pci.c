@@ -134,7 +134,29 @@ TEST(config_and_bar)
 	ASSERT_EQ(4, pread(d->fd, &v, 4, bar + 0x100));
 	ASSERT_EQ(0xdeadbeef, v);
 	ASSERT_EQ(-1, pread(d->fd, &v, 4, bar + 4096));
-	ASSERT_EQ(-1, pread(d->fd, &v, 3, bar));
+	ASSERT_EQ(-1, pread(d->fd, &v, 4, bar + 4094));	/* crosses the end */
+	ASSERT_EQ(3, pread(d->fd, &v, 3, bar + 0x100));
+	/* QEMU reads the whole config space in one go */
+	{
+		uint8_t cfg[256];
+
+		ASSERT_EQ(256, pread(d->fd, cfg, 256,
+				     IDX(VFIO_PCI_CONFIG_REGION_INDEX)));
+		ASSERT_EQ(0xe5, cfg[0]);
+		ASSERT_EQ(0x1d, cfg[1]);
+		ASSERT_EQ(0x06, cfg[4]);
+		ASSERT_EQ(-1, pread(d->fd, cfg, 256,
+				    IDX(VFIO_PCI_CONFIG_REGION_INDEX) + 1));
+		/* and may write it back whole: read-only parts stay */
+		memset(cfg, 0, sizeof(cfg));
+		ASSERT_EQ(256, pwrite(d->fd, cfg, 256,
+				      IDX(VFIO_PCI_CONFIG_REGION_INDEX)));
+		ASSERT_EQ(0x4d561de5, cfg_read32(d, 0));
+		ASSERT_EQ(0, cfg_read32(d, 4) & 0xffff);
+		cmd = 0x6;
+		ASSERT_EQ(2, pwrite(d->fd, &cmd, 2,
+				    IDX(VFIO_PCI_CONFIG_REGION_INDEX) + 4));
+	}
 	/* reset: command cleared, BAR memory cleared */
 	ASSERT_EQ(0, vfio_dev_reset(d));
 	ASSERT_EQ(0, cfg_read32(d, 4) & 0xffff);
