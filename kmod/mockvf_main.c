@@ -36,7 +36,7 @@ const char *const mockvf_state_names[MOCKVF_NR_STATES] = {
 		 VFIO_MIGRATION_PRE_COPY)
 
 /*
- * cx7: ~401 ms of firmware time per device on the downtime path, see the
+ * cx7: ~402 ms of firmware time per device on the downtime path, see the
  * "Calibration" section of docs/mockvf.md.
  */
 #define CX7_TIMING {							\
@@ -46,7 +46,7 @@ const char *const mockvf_state_names[MOCKVF_NR_STATES] = {
 		[MOCKVF_FW_RESUME_INIT] = 60000,			\
 		[MOCKVF_FW_RESUME_RESP] = 60000,			\
 		[MOCKVF_FW_SAVE_START] = 62000,				\
-		[MOCKVF_FW_LOAD] = 90000,				\
+		[MOCKVF_FW_LOAD] = 91000,				\
 	},								\
 	.save_bw_kbps = 1048576,					\
 	.load_bw_kbps = 1048576,					\
