@@ -8,11 +8,45 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <string.h>
 
 #include "vfiomig_wire.h"
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 static uint32_t table[256];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* Every stop-copy byte is summed on both ends: use the CPU's CRC-32C
+ * instruction when there is one, the table otherwise. */
+static uint32_t (*update)(uint32_t crc, const uint8_t *p, size_t len);
+
+static uint32_t update_table(uint32_t crc, const uint8_t *p, size_t len)
+{
+	while (len--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2")))
+static uint32_t update_sse42(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = crc;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, sizeof(v));
+		c = _mm_crc32_u64(c, v);
+	}
+	crc = (uint32_t)c;
+	while (len--)
+		crc = _mm_crc32_u8(crc, *p++);
+	return crc;
+}
+#endif
 
 static void init_table(void)
 {
@@ -23,6 +57,12 @@ static void init_table(void)
 			c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
 		table[i] = c;
 	}
+	update = update_table;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("sse4.2"))
+		update = update_sse42;
+#endif
 }
 
 uint32_t vfiomig_crc32c(uint32_t crc, const void *buf, size_t len)
@@ -30,8 +70,5 @@ uint32_t vfiomig_crc32c(uint32_t crc, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	pthread_once(&once, init_table);
-	crc = ~crc;
-	while (len--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+	return ~update(~crc, p, len);
 }
