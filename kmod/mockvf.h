@@ -200,6 +200,7 @@ struct mockvf_dev {
 	enum vfio_device_mig_state state;
 	struct mockvf_save *save;
 	struct mockvf_resume *resume;
+	u64 saved_digest;		/* carried by the last STOP_COPY stream */
 	bool precopy_v2;		/* opt-in of the current open */
 	bool reinit_capable;
 	bool opened;

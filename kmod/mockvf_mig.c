@@ -159,11 +159,23 @@ static int mockvf_fw_load(struct mockvf_dev *mv, u64 extra_us)
 	return ret;
 }
 
+/*
+ * mockvf_note_saved() - remember the digest a STOP_COPY stream carries, so
+ * tests can compare a destination with its source after the source has
+ * been closed and returned to RUNNING (where a workload changes it again).
+ */
+static void mockvf_note_saved(struct mockvf_dev *mv, u64 digest)
+{
+	WRITE_ONCE(mv->saved_digest, digest);
+}
+
 static struct file *mockvf_new_save(struct mockvf_dev *mv, bool final,
 				    u64 digest)
 {
 	struct mockvf_save *sf;
 
+	if (final)
+		mockvf_note_saved(mv, digest);
 	sf = mockvf_save_create(mv, final, digest);
 	if (IS_ERR(sf))
 		return ERR_CAST(sf);
@@ -249,6 +261,7 @@ static struct file *mockvf_arc(struct mockvf_dev *mv, u32 cur, u32 next,
 		mockvf_fw_cmd(mv, MOCKVF_FW_SUSPEND_RESP, extra);
 		d = mockvf_fw_save_start(mv, 0);
 		mockvf_save_final(mv->save, d);
+		mockvf_note_saved(mv, d);
 		return NULL;
 	}
 	if (cur == S(PRE_COPY) && next == S(STOP_COPY)) {	/* no P2P */
@@ -259,6 +272,7 @@ static struct file *mockvf_arc(struct mockvf_dev *mv, u32 cur, u32 next,
 		mockvf_fw_cmd(mv, MOCKVF_FW_SUSPEND_RESP, 0);
 		d = mockvf_fw_save_start(mv, 0);
 		mockvf_save_final(mv->save, d);
+		mockvf_note_saved(mv, d);
 		return NULL;
 	}
 	if (cur == S(STOP) && next == S(STOP_COPY)) {

@@ -78,6 +78,14 @@ static ssize_t digest_show(struct kobject *kobj, struct kobj_attribute *a,
 }
 MV_RO(digest);
 
+static ssize_t saved_digest_show(struct kobject *kobj,
+				 struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%016llx\n",
+			  READ_ONCE(kobj_mv(kobj)->saved_digest));
+}
+MV_RO(saved_digest);
+
 static ssize_t state_size_show(struct kobject *kobj,
 			       struct kobj_attribute *a, char *buf)
 {
@@ -504,6 +512,7 @@ static struct attribute *mockvf_attrs[] = {
 	&profile_attr.attr,
 	&state_attr.attr,
 	&digest_attr.attr,
+	&saved_digest_attr.attr,
 	&state_size_attr.attr,
 	&dirty_rate_attr.attr,
 	&reconfig_interval_ms_attr.attr,

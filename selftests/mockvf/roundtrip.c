@@ -33,6 +33,31 @@ static void roundtrip(const char *profile, int precopy)
 	ASSERT_STREQ(at_stop, mvt_attr(us, "digest"));
 }
 
+/*
+ * saved_digest keeps what the STOP_COPY stream carried after the source is
+ * closed, returns to RUNNING and its workload changes the live digest.
+ */
+TEST(saved_digest_outlives_the_source)
+{
+	char us[MOCKVF_UUID_LEN], ud[MOCKVF_UUID_LEN], at_stop[17];
+	struct vfio_dev *src, *dst;
+
+	mvt_require();
+	mvt_create("tiny", us);
+	mvt_create("tiny", ud);
+	mvt_set(us, "dirty_rate", "4194304");
+	src = mvt_open(us);
+	dst = mvt_open(ud);
+	mvt_migrate(src, dst, 1, at_stop);
+	ASSERT_STREQ(at_stop, mvt_attr(us, "saved_digest"));
+	ASSERT_STREQ(at_stop, mvt_attr(ud, "digest"));
+	vfio_dev_close(src);
+	ASSERT_STREQ("RUNNING", mvt_attr(us, "state"));
+	usleep(200000);
+	ASSERT_TRUE(strcmp(at_stop, mvt_attr(us, "digest")) != 0);
+	ASSERT_STREQ(at_stop, mvt_attr(us, "saved_digest"));
+}
+
 TEST(tiny_precopy) { roundtrip("tiny", 1); }
 TEST(tiny_stopcopy) { roundtrip("tiny", 0); }
 TEST(nopre_stopcopy) { roundtrip("nopre", 0); }
