@@ -132,6 +132,18 @@ out:
 	return ret;
 }
 
+/* One end of a two-process migration: a context and its device list. */
+static int open_endpoint(struct cli_args *a, struct opened *op)
+{
+	if (vfiomig_ctx_new(&op->ctx))
+		return -1;
+	if (open_list(op, 0, a->src, a->nsrc)) {
+		close_all(op);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_send(struct cli_args *a)
 {
 	struct opened op = { 0 };
@@ -140,12 +152,8 @@ static int cmd_send(struct cli_args *a)
 	char err[512] = "";
 	int ret;
 
-	if (vfiomig_ctx_new(&op.ctx))
+	if (open_endpoint(a, &op))
 		return CLI_EXIT_FAILED;
-	if (open_list(&op, 0, a->src, a->nsrc)) {
-		close_all(&op);
-		return CLI_EXIT_FAILED;
-	}
 	ret = vfiomig_link_connect(a->addr, &l);
 	if (ret) {
 		fprintf(stderr, "vfio-migrate: cannot connect to %s: %s\n", a->addr,
@@ -169,12 +177,8 @@ static int cmd_receive(struct cli_args *a)
 	char err[512] = "";
 	int ret;
 
-	if (vfiomig_ctx_new(&op.ctx))
+	if (open_endpoint(a, &op))
 		return CLI_EXIT_FAILED;
-	if (open_list(&op, 0, a->src, a->nsrc)) {
-		close_all(&op);
-		return CLI_EXIT_FAILED;
-	}
 	ret = vfiomig_link_listen(a->addr, &l);
 	if (ret) {
 		fprintf(stderr, "vfio-migrate: cannot listen on %s: %s\n", a->addr,
