@@ -107,7 +107,7 @@ static uint64_t hello(struct dest *d, int fd, unsigned nchan)
 	uint8_t buf[4096];
 
 	memset(&h, 0, sizeof(h));
-	h.ver_min = h.ver_max = 1;
+	h.ver_min = h.ver_max = VFIOMIG_WIRE_VERSION_MIN;
 	h.caps = VFIOMIG_CAP_ACK_PER_DEVICE;
 	h.token = 0x1234;
 	h.nchan = (uint16_t)nchan;

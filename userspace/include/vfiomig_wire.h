@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #define VFIOMIG_WIRE_MAGIC 0x564d4731u	/* "VMG1" */
-#define VFIOMIG_WIRE_VERSION_MIN 1
-#define VFIOMIG_WIRE_VERSION_MAX 1
+#define VFIOMIG_WIRE_VERSION_MIN 2
+#define VFIOMIG_WIRE_VERSION_MAX 2
 #define VFIOMIG_WIRE_HDR_LEN 24
 #define VFIOMIG_WIRE_NODEV 0xffffu
 #define VFIOMIG_WIRE_MAX_DATA (1u << 20)	/* device data payload cap */
@@ -47,7 +47,7 @@ struct vfiomig_wire_hdr {
 	uint16_t dev;
 	uint32_t len;
 	uint32_t seq;
-	uint32_t pcrc;
+	uint32_t psum;
 };
 
 /** vfiomig_crc32c() - CRC-32C (Castagnoli) of @len bytes, continuing @crc (start 0). */
@@ -76,7 +76,13 @@ void vfiomig_wire_encode_hdr(uint8_t out[VFIOMIG_WIRE_HDR_LEN], unsigned type,
 int vfiomig_wire_decode_hdr(const uint8_t in[VFIOMIG_WIRE_HDR_LEN],
 			    uint32_t expect_seq, struct vfiomig_wire_hdr *h);
 
-/** vfiomig_wire_check_payload() - -EBADMSG if @payload does not match h->pcrc. */
+/**
+ * vfiomig_wire_payload_sum() - the psum field for @len bytes at @payload:
+ * the low 32 bits of XXH64 with seed 0, or 0 when @len is 0.
+ */
+uint32_t vfiomig_wire_payload_sum(const void *payload, uint32_t len);
+
+/** vfiomig_wire_check_payload() - -EBADMSG if @payload does not match h->psum. */
 int vfiomig_wire_check_payload(const struct vfiomig_wire_hdr *h,
 			       const void *payload);
 

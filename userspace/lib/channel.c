@@ -2,10 +2,17 @@
 /*
  * channel.c - framed records over one non-blocking stream socket.
  *
- * All waits are poll() slices so a session abort (another thread failing)
+ * All waits are 100 ms slices so a session abort (another thread failing)
  * unblocks every channel within 100 ms, and a silent peer fails the
  * session after timeout_ms instead of hanging it.  Blocking on a full
  * send buffer is how the destination's memory cap slows the source.
+ *
+ * Sockets stay blocking with SO_SNDTIMEO/SO_RCVTIMEO as the slice, so a
+ * 1 MiB record is one sendmsg() and one recv(MSG_WAITALL) that sleep in
+ * the kernel until done; a non-blocking fd would wake on every socket
+ * buffer's worth (about 200 KiB) and pay a poll() and a context switch
+ * each time, which dominated the stop-copy data path under emulation.
+ * Other fds (not sockets) fall back to non-blocking I/O and poll().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +21,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -30,7 +38,17 @@ void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,
 	c->abort = abort;
 	c->timeout_ms = timeout_ms ? timeout_ms : 30000;
 	pthread_mutex_init(&c->tx_lock, NULL);
-	if (fd >= 0)
+	if (fd < 0)
+		return;
+	struct timeval slice = { .tv_usec = SLICE_MS * 1000 };
+
+	c->timed = !setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &slice,
+			       sizeof(slice)) &&
+		   !setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice,
+			       sizeof(slice));
+	if (c->timed)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	else
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
@@ -43,6 +61,13 @@ static int wait_fd(struct vm_chan *c, short ev, unsigned *idle_ms,
 		   unsigned limit_ms)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = ev };
+
+	if (c->timed) {		/* the call itself waited one slice */
+		if (c->abort && atomic_load(c->abort))
+			return -ECANCELED;
+		*idle_ms += SLICE_MS;
+		return *idle_ms >= limit_ms ? -ETIMEDOUT : 0;
+	}
 
 	for (;;) {
 		if (c->abort && atomic_load(c->abort))
@@ -140,7 +165,7 @@ static int recv_all(struct vm_chan *c, void *buf, size_t len)
 	unsigned idle = 0;
 
 	while (len) {
-		ssize_t n = recv(c->fd, p, len, 0);
+		ssize_t n = recv(c->fd, p, len, c->timed ? MSG_WAITALL : 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;

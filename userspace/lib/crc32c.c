@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * crc32c.c - table-driven CRC-32C for wire records.
+ * crc32c.c - CRC-32C of wire record headers (payloads use XXH64, see
+ * wire_codec.c).
  *
  * CRC-32C rather than a cryptographic MAC: the goal is to reject corrupted
  * or truncated streams, not authenticated peers (run over a trusted
@@ -18,8 +19,7 @@
 
 static uint32_t table[256];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-/* Every stop-copy byte is summed on both ends: use the CPU's CRC-32C
- * instruction when there is one, the table otherwise. */
+/* The CPU's CRC-32C instruction when there is one, the table otherwise. */
 static uint32_t (*update)(uint32_t crc, const uint8_t *p, size_t len);
 
 static uint32_t update_table(uint32_t crc, const uint8_t *p, size_t len)

@@ -55,6 +55,8 @@ struct dst {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t queued, peak;
+	struct item *spare;	/* recycled full-size data items */
+	unsigned nspare;
 	bool switchover;
 	int ack_mode;
 	unsigned legacy_pending;
@@ -129,6 +131,59 @@ static int wire_fail(struct dst *s, unsigned c, int ret)
 		pthread_mutex_unlock(&s->lock);
 	}
 	return fail(s, ret, "channel %u: %s", c, vfiomig_wire_strerror(ret));
+}
+
+/* ---- item buffers ---------------------------------------------------- */
+
+/*
+ * Large data records get a buffer of the maximal record size, charged as
+ * such, and those buffers are recycled: fresh pages cost a page fault
+ * each, which under emulation (TCG) costs more than the copy into them.
+ * At most SPARE_MAX spare buffers are kept, outside --max-queued.
+ */
+#define FULL_ITEM (sizeof(struct item) + VFIOMIG_WIRE_MAX_DATA)
+#define SPARE_MAX 4
+
+static struct item *item_alloc(struct dst *s, size_t charge)
+{
+	struct item *it = NULL;
+
+	if (charge == FULL_ITEM) {
+		pthread_mutex_lock(&s->lock);
+		it = s->spare;
+		if (it) {
+			s->spare = it->next;
+			s->nspare--;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	return it ? it : malloc(charge);
+}
+
+static void item_free(struct dst *s, struct item *it)
+{
+	if (it->kind == ITEM_DATA && it->charge == FULL_ITEM) {
+		pthread_mutex_lock(&s->lock);
+		if (s->nspare < SPARE_MAX) {
+			it->next = s->spare;
+			s->spare = it;
+			s->nspare++;
+			it = NULL;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	free(it);
+}
+
+static void free_spares(struct dst *s)
+{
+	while (s->spare) {
+		struct item *nx = s->spare->next;
+
+		free(s->spare);
+		s->spare = nx;
+	}
+	s->nspare = 0;
 }
 
 /* ---- bounded queue --------------------------------------------------- */
@@ -221,10 +276,12 @@ static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h
 			pthread_cond_wait(&s->cond, &s->lock);
 		pthread_mutex_unlock(&s->lock);
 	}
+	if (h->len > VFIOMIG_WIRE_MAX_DATA / 2)
+		charge = FULL_ITEM;
 	ret = reserve(s, charge);
 	if (ret)
 		return ret;
-	it = malloc(charge);
+	it = item_alloc(s, charge);
 	if (!it) {
 		release(s, charge);
 		return fail(s, -ENOMEM, "out of memory");
@@ -235,7 +292,7 @@ static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h
 	it->charge = charge;
 	ret = vm_chan_recv_payload(&s->ch[c], h, it->data);
 	if (ret) {
-		free(it);
+		item_free(s, it);
 		release(s, charge);
 		return wire_fail(s, c, ret);
 	}
@@ -439,10 +496,10 @@ static int job_load(void *arg, unsigned i)
 					   vfiomig_device_name(d->dev),
 					   (unsigned long long)d->stopcopy_loaded,
 					   (unsigned long long)it->total);
-			free(it);
+			item_free(s, it);
 			return ret;
 		}
-		free(it);
+		item_free(s, it);
 		if (ret)
 			return ret;
 	}
@@ -868,6 +925,7 @@ out_noerr:
 		}
 		vfiomig_device_set_observer(devs[i], NULL, NULL);
 	}
+	free_spares(s);
 	for (unsigned c = 0; c < s->nch_init; c++)
 		vm_chan_destroy(&s->ch[c]);
 	if (s->barrier_init)

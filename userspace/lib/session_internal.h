@@ -25,6 +25,7 @@ struct vm_chan {
 	const atomic_bool *abort;	/* polled while blocked */
 	unsigned timeout_ms;
 	bool rx_no_timeout;	/* receive waits only end on data, EOF or abort */
+	bool timed;		/* blocking socket with 100 ms SO_*TIMEO slices */
 };
 
 void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,
@@ -85,6 +86,19 @@ int vm_pool_run(struct vm_pool *p, vm_job_fn fn, void *arg, bool parallel);
  * arrivals sets the event, everybody waits for it.  Breakable so that a
  * failing device releases the others instead of deadlocking them.
  */
+/* read_ahead.c: a consumer of device data chunks; 0 or -errno. */
+typedef int (*vm_sink_fn)(void *arg, const void *buf, size_t len);
+
+/*
+ * vm_read_ahead() - read @dev's data fd to its end in @chunk-sized reads on
+ * a helper thread, passing each chunk to @sink while the next one is read.
+ * Adds the time spent in read() to *@read_ns and sets *@total to the bytes
+ * sunk.  Returns 0 at the end of the stream, the read's error (-ENOMSG
+ * included) or the sink's.
+ */
+int vm_read_ahead(struct vfiomig_device *dev, size_t chunk, vm_sink_fn sink,
+		  void *arg, uint64_t *read_ns, uint64_t *total);
+
 struct vm_barrier {
 	atomic_uint arrived;
 	unsigned total;

@@ -522,10 +522,30 @@ static int p2p_step(struct src *s, unsigned i)
 	return ret ? dev_fail(s, i, ret) : 0;
 }
 
+struct stopcopy_sink {
+	struct src *s;
+	unsigned i;
+	int chan_err;		/* the channel failed, not the device */
+};
+
+static int send_stopcopy_chunk(void *arg, const void *buf, size_t len)
+{
+	struct stopcopy_sink *k = arg;
+	struct src *s = k->s;
+	uint64_t t0 = vfiomig_now_ns();
+	int ret = vm_chan_send(&s->ch[s->d[k->i].chan],
+			       VFIOMIG_REC_STOPCOPY_DATA, k->i, buf,
+			       (uint32_t)len);
+
+	s->r->dev[k->i].send_ns += vfiomig_now_ns() - t0;
+	k->chan_err = ret;
+	return ret;
+}
+
 static int stopcopy_step(struct src *s, unsigned i)
 {
 	struct src_dev *d = &s->d[i];
-	struct vm_chan *c = &s->ch[d->chan];
+	struct stopcopy_sink k = { .s = s, .i = i };
 	uint64_t total = 0;
 	uint8_t p[8];
 	int ret;
@@ -539,30 +559,19 @@ static int stopcopy_step(struct src *s, unsigned i)
 		if (ret)
 			return ret;
 	}
-	for (;;) {
-		size_t got;
-		uint64_t t0 = vfiomig_now_ns();
-
-		ret = vfiomig_device_read(d->dev, d->buf, s->o.chunk, &got);
-		s->r->dev[i].read_ns += vfiomig_now_ns() - t0;
-		if (ret == -ENOMSG)
-			return fail(s, -EPROTO, "dev %s: ENOMSG in STOP_COPY (uAPI forbids it)",
-				    vfiomig_device_name(d->dev));
-		if (ret)
-			return dev_fail(s, i, ret);
-		if (!got)
-			break;
-		t0 = vfiomig_now_ns();
-		ret = vm_chan_send(c, VFIOMIG_REC_STOPCOPY_DATA, i, d->buf,
-				   (uint32_t)got);
-		s->r->dev[i].send_ns += vfiomig_now_ns() - t0;
-		if (ret)
-			return chan_fail(s, d->chan, ret);
-		total += got;
-	}
+	/* Read the next chunk while this one is sent. */
+	ret = vm_read_ahead(d->dev, s->o.chunk, send_stopcopy_chunk, &k,
+			    &s->r->dev[i].read_ns, &total);
+	if (ret && k.chan_err)
+		return chan_fail(s, d->chan, ret);
+	if (ret == -ENOMSG)
+		return fail(s, -EPROTO, "dev %s: ENOMSG in STOP_COPY (uAPI forbids it)",
+			    vfiomig_device_name(d->dev));
+	if (ret)
+		return dev_fail(s, i, ret);
 	s->r->dev[i].stopcopy_bytes = total;
 	vfiomig_put_be64(p, total);
-	ret = vm_chan_send(c, VFIOMIG_REC_DEV_END, i, p, 8);
+	ret = vm_chan_send(&s->ch[d->chan], VFIOMIG_REC_DEV_END, i, p, 8);
 	return ret ? chan_fail(s, d->chan, ret) : 0;
 }
 

@@ -97,14 +97,14 @@ static int hdr_err_ok(int r)
 /* Header bytes with a valid header CRC, fields chosen freely. */
 static void forge_hdr(uint8_t out[VFIOMIG_WIRE_HDR_LEN], uint32_t magic,
 		      uint16_t type, uint16_t dev, uint32_t len, uint32_t seq,
-		      uint32_t pcrc)
+		      uint32_t psum)
 {
 	vfiomig_put_be32(out, magic);
 	vfiomig_put_be16(out + 4, type);
 	vfiomig_put_be16(out + 6, dev);
 	vfiomig_put_be32(out + 8, len);
 	vfiomig_put_be32(out + 12, seq);
-	vfiomig_put_be32(out + 16, pcrc);
+	vfiomig_put_be32(out + 16, psum);
 	vfiomig_put_be32(out + 20, vfiomig_crc32c(0, out, 20));
 }
 
@@ -231,7 +231,7 @@ static void hdr_bitflips(void **state)
 	free(pay);
 }
 
-/* Payload CRC: exact-size buffers, flips caught, len 0 needs pcrc 0. */
+/* Payload checksum: exact-size buffers, flips caught, len 0 needs psum 0. */
 static void payload_check(void **state)
 {
 	unsigned n = 4000 * scale();
@@ -264,12 +264,12 @@ static void payload_check(void **state)
 						 -EBADMSG);
 			free(save);
 		} else {
-			h.pcrc = (uint32_t)rnd() | 1;
+			h.psum = (uint32_t)rnd() | 1;
 			assert_int_equal(vfiomig_wire_check_payload(&h, NULL),
 					 -EBADMSG);
 		}
 		/* a wrong CRC in the header is a bad payload */
-		h.pcrc ^= 1u << below(32);
+		h.psum ^= 1u << below(32);
 		if (len)
 			assert_int_equal(vfiomig_wire_check_payload(&h, pay),
 					 -EBADMSG);
