@@ -33,6 +33,25 @@ int vm_acks_request(struct vm_acks *a, unsigned dev)
 	if (a->mode == VFIOMIG_ACK_PER_DEVICE) {
 		a->pending[dev]++;
 		a->outstanding++;
+		if (a->owe[dev]) {
+			a->owe[dev] = false;
+			a->owed--;
+		}
+	}
+	return 0;
+}
+
+int vm_acks_reinit(struct vm_acks *a, unsigned dev)
+{
+	if (dev >= a->ndev)
+		return -EINVAL;
+	/*
+	 * An ack still in flight for the old initial data must not let the
+	 * source switch over before the new data is sent and acked.
+	 */
+	if (a->mode == VFIOMIG_ACK_PER_DEVICE && !a->owe[dev]) {
+		a->owe[dev] = true;
+		a->owed++;
 	}
 	return 0;
 }
@@ -64,7 +83,7 @@ bool vm_acks_ok(const struct vm_acks *a)
 	case VFIOMIG_ACK_LEGACY:
 		return !a->legacy_needed || a->legacy_acked;
 	case VFIOMIG_ACK_PER_DEVICE:
-		return a->outstanding == 0;
+		return a->outstanding == 0 && a->owed == 0;
 	default:
 		return true;
 	}

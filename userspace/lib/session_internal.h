@@ -143,6 +143,8 @@ struct vm_acks {
 	unsigned ndev;
 	unsigned outstanding;	/* per-device: requests not yet acked */
 	unsigned pending[VFIOMIG_WIRE_MAX_DEVICES];
+	unsigned owed;		/* per-device: REINITs with no request yet */
+	bool owe[VFIOMIG_WIRE_MAX_DEVICES];
 	bool legacy_needed, legacy_acked;
 	bool frozen;		/* switchover decided: no new requests */
 	unsigned requests, acks;
@@ -154,6 +156,12 @@ void vm_acks_init(struct vm_acks *a, int mode, unsigned ndev,
 int vm_acks_request(struct vm_acks *a, unsigned dev);
 /* An ack arrives: -EPROTO for an ack nobody asked for. */
 int vm_acks_receive(struct vm_acks *a, unsigned dev);
+/*
+ * A device reported REINIT: in per-device mode it owes a new request (and
+ * then an ack) before the source may switch over, whatever its earlier
+ * requests' acks say.  -EINVAL for a bad index.
+ */
+int vm_acks_reinit(struct vm_acks *a, unsigned dev);
 bool vm_acks_ok(const struct vm_acks *a);
 void vm_acks_freeze(struct vm_acks *a);
 

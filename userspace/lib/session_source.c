@@ -327,12 +327,17 @@ static int query(struct src *s, unsigned i, struct vfiomig_precopy_info *pi)
 		/* New initial data: the old ack no longer covers this device. */
 		s->r->dev[i].reinits++;
 		d->init_sent = false;
+		pthread_mutex_lock(&s->lock);
+		vm_acks_reinit(&s->acks, i);
+		pthread_mutex_unlock(&s->lock);
 		vm_report_event(s->r, "reinit", (int)i, pi->initial_bytes, NULL);
 	}
 	d->initial = pi->initial_bytes;
 	d->dirty = pi->dirty_bytes;
 	return 0;
 }
+
+#define PRECOPY_SLICE_NS (50 * 1000000ULL)
 
 static int precopy_device(struct src *s, unsigned i, uint64_t *moved)
 {
@@ -344,11 +349,18 @@ static int precopy_device(struct src *s, unsigned i, uint64_t *moved)
 	ret = query(s, i, &pi);
 	if (ret)
 		return ret;
-	/* Read what was announced at round start, so a busy device cannot starve the rest. */
+	/*
+	 * Read what was announced at round start, so a busy device cannot
+	 * starve the rest, and for at most one time slice, so the switchover
+	 * decision is taken again while a large image is still streaming
+	 * (QEMU's iterations are bounded the same way).
+	 */
 	budget = pi.initial_bytes + pi.dirty_bytes;
 	if (budget < s->o.chunk)
 		budget = s->o.chunk;
-	while (sent < budget) {
+	uint64_t round_end = vfiomig_now_ns() + PRECOPY_SLICE_NS;
+
+	while (sent < budget && (!sent || vfiomig_now_ns() < round_end)) {
 		size_t got;
 		uint64_t t0 = vfiomig_now_ns();
 
