@@ -46,7 +46,7 @@ const char *const mockvf_state_names[MOCKVF_NR_STATES] = {
 		[MOCKVF_FW_RESUME_INIT] = 60000,			\
 		[MOCKVF_FW_RESUME_RESP] = 60000,			\
 		[MOCKVF_FW_SAVE_START] = 62000,				\
-		[MOCKVF_FW_LOAD] = 91000,				\
+		[MOCKVF_FW_LOAD] = 87000,				\
 	},								\
 	.save_bw_kbps = 1048576,					\
 	.load_bw_kbps = 1048576,					\

@@ -43,7 +43,7 @@ TEST(read_only_files)
 		EXPECT_EQ(-EACCES, mockvf_attr_write(u, ro[i], "1"));
 	/* cx7 defaults: 8 MiB, calibrated latencies */
 	ASSERT_EQ(8 << 20, mvt_attr_u64(u, "state_size"));
-	ASSERT_EQ(91000, mvt_attr_u64(u, "timing/load_us"));
+	ASSERT_EQ(87000, mvt_attr_u64(u, "timing/load_us"));
 	ASSERT_EQ(1, mvt_attr_u64(u, "reinit_capable"));
 }
 

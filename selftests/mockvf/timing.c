@@ -150,7 +150,7 @@ static double parallel(int n)
 }
 
 /*
- * The model accounts ~402 ms of firmware time per device; the rest is real
+ * The model accounts ~398 ms of firmware time per device; the rest is real
  * work of the engine and the guest (~5 ms per device on an idle TCG host,
  * partly hidden in the modelled time).  Other VMs on the host only ever
  * add time, in bursts: the best of three runs is the measurement.  When it
@@ -169,8 +169,8 @@ static void within(int n, double target)
 	}
 	mt_log("downtime %.1f ms (best of 3, worst %.1f), target %.0f ms "
 	       "(%+.1f%%)", best, worst, target, (best / target - 1) * 100);
-	/* the model itself: ~402 ms of firmware time per device */
-	EXPECT_GE((long long)best, (long long)(401 * n));
+	/* the model itself: ~398 ms of firmware time per device */
+	EXPECT_GE((long long)best, (long long)(397 * n));
 	if ((best < target * 0.8 || best > target * 1.2) &&
 	    worst > best * 1.05)
 		SKIP("host too busy to judge the ±20%% band: runs %.1f .. "

@@ -3,6 +3,7 @@
  * session_common.c - defaults and small helpers of both endpoints.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,4 +78,39 @@ unsigned vm_effective_channels(const struct vfiomig_opts *o, unsigned ndev)
 	if (n > VFIOMIG_WIRE_MAX_CHANNELS)
 		n = VFIOMIG_WIRE_MAX_CHANNELS;
 	return n ? n : 1;
+}
+
+void vm_session_init(struct vm_session *ss)
+{
+	pthread_mutex_init(&ss->lock, NULL);
+	pthread_cond_init(&ss->cond, NULL);
+}
+
+void vm_session_destroy(struct vm_session *ss)
+{
+	if (ss->barrier_init)
+		vm_barrier_destroy(&ss->barrier);
+	ss->barrier_init = false;
+	pthread_cond_destroy(&ss->cond);
+	pthread_mutex_destroy(&ss->lock);
+}
+
+int vm_session_vfail(struct vm_session *ss, int err, const char *fmt,
+		     va_list ap)
+{
+	if (err > 0)
+		err = -err;
+	if (!err)
+		err = -EIO;
+	pthread_mutex_lock(&ss->lock);
+	if (!ss->err) {
+		ss->err = err;
+		vsnprintf(ss->msg, sizeof(ss->msg), fmt, ap);
+	}
+	atomic_store(&ss->abort, true);
+	pthread_cond_broadcast(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
+	if (ss->barrier_init)
+		vm_barrier_break(&ss->barrier);
+	return err;
 }

@@ -42,18 +42,14 @@ struct dst_dev {
 };
 
 struct dst {
+	struct vm_session ss;	/* lock, abort, first error, barrier */
 	struct vfiomig_opts o;
 	unsigned n, nchan;
 	struct dst_dev *d;
 	struct vm_chan ch[VFIOMIG_WIRE_MAX_CHANNELS];
 	unsigned nch_init;
-	atomic_bool abort;
 	struct vfiomig_report *r;
 	struct vm_pool pool;
-	struct vm_barrier barrier;
-	bool barrier_init;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	uint64_t queued, peak;
 	struct item *spare;	/* recycled full-size data items */
 	unsigned nspare;
@@ -62,8 +58,6 @@ struct dst {
 	unsigned legacy_pending;
 	bool peer_failed;
 	bool touched;		/* devices left RUNNING: reset on failure */
-	int err;
-	char msg[512];
 	pthread_t rx[VFIOMIG_WIRE_MAX_CHANNELS];
 	struct rx_arg {
 		struct dst *s;
@@ -80,28 +74,15 @@ static int fail(struct dst *s, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err > 0)
-		err = -err;
-	if (!err)
-		err = -EIO;
-	pthread_mutex_lock(&s->lock);
-	if (!s->err) {
-		s->err = err;
-		va_start(ap, fmt);
-		vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
-		va_end(ap);
-	}
-	atomic_store(&s->abort, true);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	if (s->barrier_init)
-		vm_barrier_break(&s->barrier);
+	va_start(ap, fmt);
+	err = vm_session_vfail(&s->ss, err, fmt, ap);
+	va_end(ap);
 	return err;
 }
 
 static bool aborted(struct dst *s)
 {
-	return atomic_load(&s->abort);
+	return atomic_load(&s->ss.abort);
 }
 
 static int wire_fail(struct dst *s, unsigned c, int ret)
@@ -109,7 +90,7 @@ static int wire_fail(struct dst *s, unsigned c, int ret)
 	if (ret == -ECANCELED && aborted(s))
 		return ret;
 	if (ret == -ECONNRESET) {
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		s->peer_failed = true;
 		/*
 		 * A source that aborts sends ERROR on channel 0 and then closes
@@ -124,11 +105,11 @@ static int wire_fail(struct dst *s, unsigned c, int ret)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
-			while (!s->err && !aborted(s) &&
-			       pthread_cond_timedwait(&s->cond, &s->lock, &ts) == 0)
+			while (!s->ss.err && !aborted(s) &&
+			       pthread_cond_timedwait(&s->ss.cond, &s->ss.lock, &ts) == 0)
 				;
 		}
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 	}
 	return fail(s, ret, "channel %u: %s", c, vfiomig_wire_strerror(ret));
 }
@@ -149,13 +130,13 @@ static struct item *item_alloc(struct dst *s, size_t charge)
 	struct item *it = NULL;
 
 	if (charge == FULL_ITEM) {
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		it = s->spare;
 		if (it) {
 			s->spare = it->next;
 			s->nspare--;
 		}
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 	}
 	return it ? it : malloc(charge);
 }
@@ -163,14 +144,14 @@ static struct item *item_alloc(struct dst *s, size_t charge)
 static void item_free(struct dst *s, struct item *it)
 {
 	if (it->kind == ITEM_DATA && it->charge == FULL_ITEM) {
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		if (s->nspare < SPARE_MAX) {
 			it->next = s->spare;
 			s->spare = it;
 			s->nspare++;
 			it = NULL;
 		}
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 	}
 	free(it);
 }
@@ -191,41 +172,41 @@ static void free_spares(struct dst *s)
 /* Wait until @bytes fit under the cap; the caller then owns them. */
 static int reserve(struct dst *s, size_t bytes)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	while (s->queued + bytes > s->o.max_queued && !aborted(s))
-		pthread_cond_wait(&s->cond, &s->lock);
+		pthread_cond_wait(&s->ss.cond, &s->ss.lock);
 	if (aborted(s)) {
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 		return -ECANCELED;
 	}
 	s->queued += bytes;
 	if (s->queued > s->peak)
 		s->peak = s->queued;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ss.lock);
 	return 0;
 }
 
 static void release(struct dst *s, size_t bytes)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	s->queued -= bytes;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	pthread_cond_broadcast(&s->ss.cond);
+	pthread_mutex_unlock(&s->ss.lock);
 }
 
 static void enqueue(struct dst *s, unsigned i, struct item *it)
 {
 	struct dst_dev *d = &s->d[i];
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	it->next = NULL;
 	if (d->tail)
 		d->tail->next = it;
 	else
 		d->head = it;
 	d->tail = it;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	pthread_cond_broadcast(&s->ss.cond);
+	pthread_mutex_unlock(&s->ss.lock);
 }
 
 static struct item *dequeue(struct dst *s, unsigned i)
@@ -233,16 +214,16 @@ static struct item *dequeue(struct dst *s, unsigned i)
 	struct dst_dev *d = &s->d[i];
 	struct item *it;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	while (!d->head && !aborted(s))
-		pthread_cond_wait(&s->cond, &s->lock);
+		pthread_cond_wait(&s->ss.cond, &s->ss.lock);
 	it = aborted(s) ? NULL : d->head;
 	if (it) {
 		d->head = it->next;
 		if (!d->head)
 			d->tail = NULL;
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ss.lock);
 	return it;
 }
 
@@ -252,13 +233,13 @@ static bool channel_finished(struct dst *s, unsigned c)
 {
 	bool fin = true;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	for (unsigned i = 0; i < s->n; i++)
 		if (s->d[i].chan == c && !s->d[i].end_received)
 			fin = false;
 	if (c == 0 && !s->switchover)
 		fin = false;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ss.lock);
 	return fin;
 }
 
@@ -271,10 +252,10 @@ static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h
 
 	if (stopcopy) {
 		/* Precopy bytes of this device (channel 0) must all be queued first. */
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		while (!s->switchover && !aborted(s))
-			pthread_cond_wait(&s->cond, &s->lock);
-		pthread_mutex_unlock(&s->lock);
+			pthread_cond_wait(&s->ss.cond, &s->ss.lock);
+		pthread_mutex_unlock(&s->ss.lock);
 	}
 	if (h->len > VFIOMIG_WIRE_MAX_DATA / 2)
 		charge = FULL_ITEM;
@@ -359,11 +340,11 @@ static int rx_one(struct dst *s, unsigned c)
 	case VFIOMIG_REC_SWITCHOVER:
 		if (c != 0 || s->switchover)
 			return proto(s, c, &h, "unexpected switchover");
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		s->switchover = true;
 		s->r->t_switchover = vfiomig_now_ns();
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
+		pthread_cond_broadcast(&s->ss.cond);
+		pthread_mutex_unlock(&s->ss.lock);
 		vm_report_event(s->r, "switchover", -1, 0, NULL);
 		return 0;
 	case VFIOMIG_REC_STOPCOPY_DATA:
@@ -380,9 +361,9 @@ static int rx_one(struct dst *s, unsigned c)
 			return ret;
 		if (h.len != 8)
 			return proto(s, c, &h, "bad length");
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		bool sw = s->switchover;
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 		if (!sw && c == 0)
 			return proto(s, c, &h, "device end before switchover");
 		it = calloc(1, sizeof(*it));
@@ -390,9 +371,9 @@ static int rx_one(struct dst *s, unsigned c)
 			return fail(s, -ENOMEM, "out of memory");
 		it->kind = ITEM_END;
 		it->total = vfiomig_get_be64(buf);
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		s->d[h.dev].end_received = true;
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 		enqueue(s, h.dev, it);
 		return 0;
 	case VFIOMIG_REC_ERROR: {
@@ -402,9 +383,9 @@ static int rx_one(struct dst *s, unsigned c)
 		size_t ml = h.len >= 4 ? h.len - 4 : 0;
 		memcpy(m, buf + 4, ml);
 		m[ml] = '\0';
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		s->peer_failed = true;
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 		vm_report_event(s->r, "peer-error", -1, 0, m);
 		return fail(s, h.len >= 4 ? -(int)vfiomig_get_be32(buf) : -EIO,
 			    "source aborted: %s", m);
@@ -423,10 +404,10 @@ static void *rx_thread(void *arg)
 	 * Side channels carry nothing before SWITCHOVER (however long precopy
 	 * takes): do not read, and so do not time out, until channel 0 saw it.
 	 */
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	while (!s->switchover && !aborted(s))
-		pthread_cond_wait(&s->cond, &s->lock);
-	pthread_mutex_unlock(&s->lock);
+		pthread_cond_wait(&s->ss.cond, &s->ss.lock);
+	pthread_mutex_unlock(&s->ss.lock);
 	while (!aborted(s) && !channel_finished(s, a->c))
 		if (rx_one(s, a->c))
 			break;
@@ -441,11 +422,11 @@ static int send_ack(struct dst *s, unsigned i, uint32_t reqid)
 	unsigned dev = i;
 
 	if (s->ack_mode == VFIOMIG_ACK_LEGACY) {
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		bool send = !s->d[i].legacy_done && s->legacy_pending &&
 			    --s->legacy_pending == 0;
 		s->d[i].legacy_done = true;
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 		if (!send)
 			return 0;
 		dev = VFIOMIG_WIRE_NODEV;
@@ -546,11 +527,11 @@ static int job_resume_parallel(void *arg, unsigned i)
 	int ret = p2p_step(s, i);
 
 	if (ret) {
-		vm_barrier_break(&s->barrier);
+		vm_barrier_break(&s->ss.barrier);
 		return ret;
 	}
 	uint64_t t0 = vfiomig_now_ns();
-	ret = vm_barrier_arrive_wait(&s->barrier);
+	ret = vm_barrier_arrive_wait(&s->ss.barrier);
 	s->r->dev[i].barrier_wait_ns = vfiomig_now_ns() - t0;
 	return ret ? ret : run_step(s, i);
 }
@@ -595,9 +576,9 @@ static int refuse(struct dst *s, int err, const char *fmt, ...)
 	vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
 	vm_chan_send_error(&s->ch[0], err, m);
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	s->peer_failed = true;	/* already answered */
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ss.lock);
 	return fail(s, err, "%s", m);
 }
 
@@ -612,7 +593,7 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 	ret = vm_link_channel(link, 0, s->o.io_timeout_ms, &fd);
 	if (ret)
 		return fail(s, ret, "waiting for the source: %s", strerror(-ret));
-	vm_chan_init(&s->ch[0], fd, 0, &s->abort, s->o.io_timeout_ms);
+	vm_chan_init(&s->ch[0], fd, 0, &s->ss.abort, s->o.io_timeout_ms);
 	s->nch_init = 1;
 	ret = vm_chan_recv_hdr(&s->ch[0], &h);
 	if (!ret && h.type != VFIOMIG_REC_HELLO)
@@ -676,9 +657,9 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 	ret = vm_pool_run(&s->pool, job_resuming, s,
 			  s->o.transitions == VFIOMIG_TRANSITIONS_PARALLEL);
 	if (ret) {
-		vm_chan_send_error(&s->ch[0], s->err, s->msg);
+		vm_chan_send_error(&s->ch[0], s->ss.err, s->ss.msg);
 		s->peer_failed = true;
-		return s->err ? s->err : ret;
+		return s->ss.err ? s->ss.err : ret;
 	}
 
 	memset(&welcome, 0, sizeof(welcome));
@@ -709,7 +690,7 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 		ret = vm_link_channel(link, k, s->o.io_timeout_ms, &fd);
 		if (ret)
 			return fail(s, ret, "accepting channel %u: %s", k, strerror(-ret));
-		vm_chan_init(&tmp, fd, k, &s->abort, s->o.io_timeout_ms);
+		vm_chan_init(&tmp, fd, k, &s->ss.abort, s->o.io_timeout_ms);
 		ret = vm_chan_recv_hdr(&tmp, &h);
 		if (!ret && h.type != VFIOMIG_REC_CHAN_HELLO)
 			ret = -EPROTO;
@@ -724,7 +705,7 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 		if (vfiomig_get_be64(p) != s->token || idx == 0 || idx >= s->nchan ||
 		    s->ch[idx].fd >= 0)
 			return fail(s, -EPROTO, "channel %u hello: wrong session or index", k);
-		vm_chan_init(&s->ch[idx], fd, idx, &s->abort, s->o.io_timeout_ms);
+		vm_chan_init(&s->ch[idx], fd, idx, &s->ss.abort, s->o.io_timeout_ms);
 		s->ch[idx].rx_seq = 1;	/* CHAN_HELLO was record 0 */
 	}
 	s->nch_init = s->nchan;
@@ -735,18 +716,18 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 
 static void abort_session(struct dst *s)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	bool answer = !s->peer_failed;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ss.lock);
 
-	atomic_store(&s->abort, true);
-	pthread_mutex_lock(&s->lock);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	if (s->barrier_init)
-		vm_barrier_break(&s->barrier);
+	atomic_store(&s->ss.abort, true);
+	pthread_mutex_lock(&s->ss.lock);
+	pthread_cond_broadcast(&s->ss.cond);
+	pthread_mutex_unlock(&s->ss.lock);
+	if (s->ss.barrier_init)
+		vm_barrier_break(&s->ss.barrier);
 	if (answer && s->nch_init)
-		vm_chan_send_error(&s->ch[0], s->err, s->msg);
+		vm_chan_send_error(&s->ch[0], s->ss.err, s->ss.msg);
 	for (unsigned c = 0; c < s->nch_init; c++)
 		vm_chan_shutdown(&s->ch[c]);
 	for (unsigned c = 1; c < VFIOMIG_WIRE_MAX_CHANNELS; c++)
@@ -757,7 +738,7 @@ static void abort_session(struct dst *s)
 	if (s->pool.w)
 		for (unsigned i = 0; i < s->n; i++)
 			vm_pool_wait(&s->pool, i);
-	vm_report_event(s->r, "abort", -1, (uint64_t)-s->err, s->msg);
+	vm_report_event(s->r, "abort", -1, (uint64_t)-s->ss.err, s->ss.msg);
 	if (!s->touched)
 		return;
 	/* A RESUMING session can only be abandoned through reset. */
@@ -765,8 +746,8 @@ static void abort_session(struct dst *s)
 		vm_report_set_phase(s->r, i, "recover");
 		if (vfiomig_device_reset(s->d[i].dev) ||
 		    vfiomig_device_recover(s->d[i].dev)) {
-			size_t l = strlen(s->msg);
-			snprintf(s->msg + l, sizeof(s->msg) - l, "; recovery failed: %.160s",
+			size_t l = strlen(s->ss.msg);
+			snprintf(s->ss.msg + l, sizeof(s->ss.msg) - l, "; recovery failed: %.160s",
 				 vfiomig_device_errmsg(s->d[i].dev));
 		}
 	}
@@ -798,12 +779,12 @@ static int receive_and_resume(struct dst *s)
 			ret = r2;
 	}
 	if (aborted(s) || ret)
-		return s->err ? s->err : ret;
+		return s->ss.err ? s->ss.err : ret;
 
 	/* Downtime ends on this side: every device RUNNING_P2P, then RUNNING. */
 	s->r->t_resume_start = vfiomig_now_ns();
-	vm_barrier_init(&s->barrier, s->n);
-	s->barrier_init = true;
+	vm_barrier_init(&s->ss.barrier, s->n);
+	s->ss.barrier_init = true;
 	if (s->o.transitions == VFIOMIG_TRANSITIONS_PARALLEL) {
 		ret = vm_pool_run(&s->pool, job_resume_parallel, s, true);
 	} else {
@@ -812,7 +793,7 @@ static int receive_and_resume(struct dst *s)
 			ret = vm_pool_run(&s->pool, job_run, s, false);
 	}
 	if (ret)
-		return s->err ? s->err : ret;
+		return s->ss.err ? s->ss.err : ret;
 
 	uint8_t p[16];
 	vfiomig_put_be64(p, s->r->t_last_running);
@@ -846,9 +827,8 @@ int vfiomig_migrate_dest(struct vfiomig_device **devs, unsigned n,
 	if (s->o.max_queued < VFIOMIG_WIRE_MAX_DATA + sizeof(struct item))
 		s->o.max_queued = VFIOMIG_WIRE_MAX_DATA + sizeof(struct item);
 	s->n = n;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	atomic_init(&s->abort, false);
+	vm_session_init(&s->ss);
+	atomic_init(&s->ss.abort, false);
 	for (unsigned c = 0; c < VFIOMIG_WIRE_MAX_CHANNELS; c++)
 		s->ch[c].fd = -1;
 	s->d = calloc(n, sizeof(*s->d));
@@ -896,22 +876,22 @@ int vfiomig_migrate_dest(struct vfiomig_device **devs, unsigned n,
 		ret = receive_and_resume(s);
 	}
 	if (ret) {
-		ret = s->err ? s->err : ret;
+		ret = s->ss.err ? s->ss.err : ret;
 		abort_session(s);
 		goto out;
 	}
 	s->r->ok = 1;
 out:
-	if (s->err) {
-		ret = s->err;
-		snprintf(err, errlen, "%s", s->msg);
-		vm_report_fail(s->r, s->msg);
+	if (s->ss.err) {
+		ret = s->ss.err;
+		snprintf(err, errlen, "%s", s->ss.msg);
+		vm_report_fail(s->r, s->ss.msg);
 	}
 out_noerr:
-	atomic_store(&s->abort, true);
-	pthread_mutex_lock(&s->lock);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
+	atomic_store(&s->ss.abort, true);
+	pthread_mutex_lock(&s->ss.lock);
+	pthread_cond_broadcast(&s->ss.cond);
+	pthread_mutex_unlock(&s->ss.lock);
 	for (unsigned c = 1; c < VFIOMIG_WIRE_MAX_CHANNELS; c++)
 		if (s->rx_started[c])
 			pthread_join(s->rx[c], NULL);
@@ -928,8 +908,6 @@ out_noerr:
 	free_spares(s);
 	for (unsigned c = 0; c < s->nch_init; c++)
 		vm_chan_destroy(&s->ch[c]);
-	if (s->barrier_init)
-		vm_barrier_destroy(&s->barrier);
 	if (s->r) {
 		s->r->peak_queued = s->peak;
 		s->r->t_end = vfiomig_now_ns();
@@ -938,8 +916,7 @@ out_noerr:
 		*rep = s->r;
 	else
 		vfiomig_report_free(s->r);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
+	vm_session_destroy(&s->ss);
 	free(s->d);
 	free(s);
 	return ret;

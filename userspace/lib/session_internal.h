@@ -8,6 +8,7 @@
 #define VFIOMIG_SESSION_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -112,6 +113,29 @@ void vm_barrier_destroy(struct vm_barrier *b);
 /* 0 once all arrived; -ECANCELED if broken. */
 int vm_barrier_arrive_wait(struct vm_barrier *b);
 void vm_barrier_break(struct vm_barrier *b);
+
+/* ---- what both endpoints share (session_common.c) --------------------- */
+
+/*
+ * The part of a source or destination session that failure handling
+ * needs: the first error wins, and every blocked thread gives up.
+ */
+struct vm_session {
+	pthread_mutex_t lock;	/* guards everything else of the endpoint */
+	pthread_cond_t cond;
+	atomic_bool abort;	/* polled by channels and loops */
+	int err;		/* first failure, -errno */
+	char msg[512];		/* and what it was */
+	struct vm_barrier barrier;	/* the P2P barrier of the stop/resume */
+	bool barrier_init;
+};
+
+void vm_session_init(struct vm_session *ss);
+void vm_session_destroy(struct vm_session *ss);
+/* Record the first failure (@err, message), abort, wake and unblock all. */
+int vm_session_vfail(struct vm_session *ss, int err, const char *fmt,
+		     va_list ap);
+
 
 /* ---- switchover decision (switchover.c) ----------------------------- */
 

@@ -27,26 +27,20 @@ struct src_dev {
 };
 
 struct src {
+	struct vm_session ss;	/* lock, abort, first error, barrier */
 	struct vfiomig_opts o;
 	unsigned n, nchan;
 	struct src_dev *d;
 	struct vm_chan ch[VFIOMIG_WIRE_MAX_CHANNELS];
 	unsigned nch_init;
-	atomic_bool abort;
 	struct vfiomig_report *r;
 	struct vm_pool pool;
-	struct vm_barrier barrier;
-	bool barrier_init;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct vm_acks acks;
 	int ack_mode;
 	uint32_t caps;
 	bool done;
 	uint64_t done_last_running, done_resume_start;
 	bool peer_failed;	/* failure came from the peer: do not answer */
-	int err;
-	char msg[512];
 	pthread_t rp;
 	bool rp_started;
 	bool comparable;
@@ -60,28 +54,15 @@ static int fail(struct src *s, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err > 0)
-		err = -err;
-	if (!err)
-		err = -EIO;
-	pthread_mutex_lock(&s->lock);
-	if (!s->err) {
-		s->err = err;
-		va_start(ap, fmt);
-		vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
-		va_end(ap);
-	}
-	atomic_store(&s->abort, true);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	if (s->barrier_init)
-		vm_barrier_break(&s->barrier);
+	va_start(ap, fmt);
+	err = vm_session_vfail(&s->ss, err, fmt, ap);
+	va_end(ap);
 	return err;
 }
 
 static bool aborted(struct src *s)
 {
-	return atomic_load(&s->abort);
+	return atomic_load(&s->ss.abort);
 }
 
 static int dev_fail(struct src *s, unsigned i, int ret)
@@ -111,11 +92,11 @@ static void *return_path(void *arg)
 		if (ret) {
 			if (ret == -ECANCELED && aborted(s))
 				break;
-			pthread_mutex_lock(&s->lock);
+			pthread_mutex_lock(&s->ss.lock);
 			bool done = s->done;
 			if (!done)
 				s->peer_failed = true;
-			pthread_mutex_unlock(&s->lock);
+			pthread_mutex_unlock(&s->ss.lock);
 			if (!done)
 				fail(s, ret, "return path: %s", vfiomig_wire_strerror(ret));
 			break;
@@ -137,9 +118,9 @@ static void *return_path(void *arg)
 			size_t ml = h.len >= 4 ? h.len - 4 : 0;
 			memcpy(m, buf + 4, ml);
 			m[ml] = '\0';
-			pthread_mutex_lock(&s->lock);
+			pthread_mutex_lock(&s->ss.lock);
 			s->peer_failed = true;
-			pthread_mutex_unlock(&s->lock);
+			pthread_mutex_unlock(&s->ss.lock);
 			vm_report_event(s->r, "peer-error", -1, e, m);
 			fail(s, -(int)e, "destination: %s", m);
 			break;
@@ -149,17 +130,17 @@ static void *return_path(void *arg)
 				fail(s, -EPROTO, "return path: short DONE");
 				break;
 			}
-			pthread_mutex_lock(&s->lock);
+			pthread_mutex_lock(&s->ss.lock);
 			s->done = true;
 			s->done_last_running = vfiomig_get_be64(buf);
 			s->done_resume_start = vfiomig_get_be64(buf + 8);
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
+			pthread_cond_broadcast(&s->ss.cond);
+			pthread_mutex_unlock(&s->ss.lock);
 			vm_report_event(s->r, "done", -1, 0, NULL);
 			break;
 		}
 		/* ACK: logged under the lock so the event order matches the accounting. */
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		ret = vm_acks_receive(&s->acks, h.dev);
 		if (!ret && h.dev < s->n)
 			s->r->dev[h.dev].acks++;
@@ -167,8 +148,8 @@ static void *return_path(void *arg)
 				h.dev == VFIOMIG_WIRE_NODEV ? -1 : h.dev,
 				h.len == 4 ? vfiomig_get_be32(buf) : 0,
 				s->ack_mode == VFIOMIG_ACK_LEGACY ? "legacy" : "per-device");
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
+		pthread_cond_broadcast(&s->ss.cond);
+		pthread_mutex_unlock(&s->ss.lock);
 		if (ret) {
 			fail(s, ret, "destination sent an ack nobody asked for (dev %u)",
 			     h.dev);
@@ -220,7 +201,7 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 	ret = vm_link_channel(link, 0, s->o.io_timeout_ms, &fd);
 	if (ret)
 		return fail(s, ret, "channel 0: %s", strerror(-ret));
-	vm_chan_init(&s->ch[0], fd, 0, &s->abort, s->o.io_timeout_ms);
+	vm_chan_init(&s->ch[0], fd, 0, &s->ss.abort, s->o.io_timeout_ms);
 	s->nch_init = 1;
 
 	len = vfiomig_wire_encode_hello(&hello, buf, sizeof(buf));
@@ -278,7 +259,7 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 		ret = vm_link_channel(link, c, s->o.io_timeout_ms, &fd);
 		if (ret)
 			return fail(s, ret, "channel %u: %s", c, strerror(-ret));
-		vm_chan_init(&s->ch[c], fd, c, &s->abort, s->o.io_timeout_ms);
+		vm_chan_init(&s->ch[c], fd, c, &s->ss.abort, s->o.io_timeout_ms);
 		s->nch_init = c + 1;
 		vfiomig_put_be64(ch, hello.token);
 		vfiomig_put_be16(ch + 8, (uint16_t)c);
@@ -298,11 +279,11 @@ static int request_ack(struct src *s, unsigned i)
 	uint8_t p[4];
 	int ret;
 
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	ret = vm_acks_request(&s->acks, i);
 	vm_report_event(s->r, ret ? "ack-request-refused" : "ack-request", (int)i,
 			d->reqid + 1, vfiomig_ack_mode_name(s->ack_mode));
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ss.lock);
 	if (ret == -EBUSY)
 		return fail(s, ret, "dev %s: switchover-ack requested after switchover decision",
 			    vfiomig_device_name(d->dev));
@@ -327,9 +308,9 @@ static int query(struct src *s, unsigned i, struct vfiomig_precopy_info *pi)
 		/* New initial data: the old ack no longer covers this device. */
 		s->r->dev[i].reinits++;
 		d->init_sent = false;
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		vm_acks_reinit(&s->acks, i);
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 		vm_report_event(s->r, "reinit", (int)i, pi->initial_bytes, NULL);
 	}
 	d->initial = pi->initial_bytes;
@@ -437,7 +418,7 @@ static int precopy(struct src *s)
 		uint64_t moved = 0;
 
 		if (aborted(s))
-			return s->err ? s->err : -ECANCELED;
+			return s->ss.err ? s->ss.err : -ECANCELED;
 		for (unsigned i = 0; i < s->n; i++) {
 			if (!s->d[i].precopy)
 				continue;
@@ -457,9 +438,9 @@ static int precopy(struct src *s)
 						    .initial = s->d[i].initial,
 						    .dirty = s->d[i].dirty,
 						    .stopcopy_est = s->d[i].est };
-		pthread_mutex_lock(&s->lock);
+		pthread_mutex_lock(&s->ss.lock);
 		in.acks_ok = vm_acks_ok(&s->acks);
-		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_unlock(&s->ss.lock);
 		const char *why;
 		int v = vm_switchover_decide(&in, &why);
 
@@ -470,13 +451,13 @@ static int precopy(struct src *s)
 			if (ret)
 				return ret;
 			if (!again) {
-				pthread_mutex_lock(&s->lock);
+				pthread_mutex_lock(&s->ss.lock);
 				bool ok = vm_acks_ok(&s->acks);
 				if (ok) {
 					vm_acks_freeze(&s->acks);
 					vm_report_event(s->r, "switchover", -1, round, why);
 				}
-				pthread_mutex_unlock(&s->lock);
+				pthread_mutex_unlock(&s->ss.lock);
 				if (ok)
 					return 0;
 			} else if (++retries > s->o.final_retries) {
@@ -511,9 +492,9 @@ static int precopy(struct src *s)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
-			pthread_mutex_lock(&s->lock);
-			pthread_cond_timedwait(&s->cond, &s->lock, &ts);
-			pthread_mutex_unlock(&s->lock);
+			pthread_mutex_lock(&s->ss.lock);
+			pthread_cond_timedwait(&s->ss.cond, &s->ss.lock, &ts);
+			pthread_mutex_unlock(&s->ss.lock);
 		}
 	}
 }
@@ -604,11 +585,11 @@ static int job_stop_parallel(void *arg, unsigned i)
 	int ret = p2p_step(s, i);
 
 	if (ret) {
-		vm_barrier_break(&s->barrier);
+		vm_barrier_break(&s->ss.barrier);
 		return ret;
 	}
 	uint64_t t0 = vfiomig_now_ns();
-	ret = vm_barrier_arrive_wait(&s->barrier);
+	ret = vm_barrier_arrive_wait(&s->ss.barrier);
 	s->r->dev[i].barrier_wait_ns = vfiomig_now_ns() - t0;
 	if (ret)
 		return ret;
@@ -624,8 +605,8 @@ static int stop_phase(struct src *s)
 			   NULL, 0);
 	if (ret)
 		return chan_fail(s, 0, ret);
-	vm_barrier_init(&s->barrier, s->n);
-	s->barrier_init = true;
+	vm_barrier_init(&s->ss.barrier, s->n);
+	s->ss.barrier_init = true;
 	if (s->o.transitions == VFIOMIG_TRANSITIONS_PARALLEL) {
 		ret = vm_pool_run(&s->pool, job_stop_parallel, s, true);
 	} else {
@@ -634,22 +615,22 @@ static int stop_phase(struct src *s)
 			ret = vm_pool_run(&s->pool, job_stopcopy, s, false);
 	}
 	if (ret)
-		return s->err ? s->err : ret;
+		return s->ss.err ? s->ss.err : ret;
 	s->r->t_stopcopy_done = vfiomig_now_ns();
 
 	/* The destination loads and resumes; wait for its verdict. */
 	uint64_t limit = vfiomig_now_ns() + (uint64_t)s->o.io_timeout_ms * 4000000ULL;
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	while (!s->done && !aborted(s) && vfiomig_now_ns() < limit) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
-		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+		pthread_cond_timedwait(&s->ss.cond, &s->ss.lock, &ts);
 	}
 	bool done = s->done;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ss.lock);
 	if (!done)
-		return s->err ? s->err : fail(s, -ETIMEDOUT, "no DONE from destination");
+		return s->ss.err ? s->ss.err : fail(s, -ETIMEDOUT, "no DONE from destination");
 	s->r->t_done = vfiomig_now_ns();
 	if (s->comparable) {
 		s->r->t_last_running = s->done_last_running;
@@ -674,26 +655,26 @@ static void cleanup_phase(struct src *s)
 
 static void abort_session(struct src *s)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ss.lock);
 	bool answer = !s->peer_failed;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ss.lock);
 
-	atomic_store(&s->abort, true);
-	if (s->barrier_init)
-		vm_barrier_break(&s->barrier);
+	atomic_store(&s->ss.abort, true);
+	if (s->ss.barrier_init)
+		vm_barrier_break(&s->ss.barrier);
 	if (answer && s->nch_init)
-		vm_chan_send_error(&s->ch[0], s->err, s->msg);
+		vm_chan_send_error(&s->ch[0], s->ss.err, s->ss.msg);
 	for (unsigned c = 0; c < s->nch_init; c++)
 		vm_chan_shutdown(&s->ch[c]);
 	if (s->pool.w)
 		for (unsigned i = 0; i < s->n; i++)
 			vm_pool_wait(&s->pool, i);
-	vm_report_event(s->r, "abort", -1, (uint64_t)-s->err, s->msg);
+	vm_report_event(s->r, "abort", -1, (uint64_t)-s->ss.err, s->ss.msg);
 	for (unsigned i = 0; i < s->n; i++) {
 		vm_report_set_phase(s->r, i, "recover");
 		if (vfiomig_device_recover(s->d[i].dev)) {
-			size_t l = strlen(s->msg);
-			snprintf(s->msg + l, sizeof(s->msg) - l, "; recovery failed: %.160s",
+			size_t l = strlen(s->ss.msg);
+			snprintf(s->ss.msg + l, sizeof(s->ss.msg) - l, "; recovery failed: %.160s",
 				 vfiomig_device_errmsg(s->d[i].dev));
 		}
 	}
@@ -743,9 +724,8 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	s->o = *o;
 	s->n = n;
 	s->nchan = vm_effective_channels(o, n);
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	atomic_init(&s->abort, false);
+	vm_session_init(&s->ss);
+	atomic_init(&s->ss.abort, false);
 	s->d = calloc(n, sizeof(*s->d));
 	s->r = vm_report_new("source", n, devs);
 	if (!s->d || !s->r) {
@@ -783,7 +763,7 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	if (ret) {
 		/* Devices untouched: nothing to recover, just tell the peer. */
 		if (!s->peer_failed && s->nch_init)
-			vm_chan_send_error(&s->ch[0], s->err, s->msg);
+			vm_chan_send_error(&s->ch[0], s->ss.err, s->ss.msg);
 		goto out;
 	}
 	s->r->channels = s->nchan;
@@ -817,7 +797,7 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	if (!ret)
 		ret = stop_phase(s);
 	if (ret) {
-		ret = s->err ? s->err : ret;
+		ret = s->ss.err ? s->ss.err : ret;
 		abort_session(s);
 		goto out;
 	}
@@ -825,20 +805,18 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	s->r->ok = 1;
 
 out:
-	if (s->err) {
-		ret = s->err;
-		snprintf(err, errlen, "%s", s->msg);
-		vm_report_fail(s->r, s->msg);
+	if (s->ss.err) {
+		ret = s->ss.err;
+		snprintf(err, errlen, "%s", s->ss.msg);
+		vm_report_fail(s->r, s->ss.msg);
 	}
 out_noabort:
-	atomic_store(&s->abort, true);
+	atomic_store(&s->ss.abort, true);
 	if (s->rp_started)
 		pthread_join(s->rp, NULL);
 	vm_pool_stop(&s->pool);
 	for (unsigned c = 0; c < s->nch_init; c++)
 		vm_chan_destroy(&s->ch[c]);
-	if (s->barrier_init)
-		vm_barrier_destroy(&s->barrier);
 	for (unsigned i = 0; s->d && i < n; i++) {
 		free(s->d[i].buf);
 		vfiomig_device_set_observer(devs[i], NULL, NULL);
@@ -851,8 +829,7 @@ out_noabort:
 		*rep = s->r;
 	else
 		vfiomig_report_free(s->r);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
+	vm_session_destroy(&s->ss);
 	free(s->d);
 	free(s);
 	return ret;
