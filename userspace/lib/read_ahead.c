@@ -7,7 +7,9 @@
  * thread fills one buffer while the caller's sink consumes the other, so it
  * takes about the longer of the two.  The reader is started per drain (not
  * per transition) and always runs to a chunk boundary before it is joined:
- * a STOP_COPY read returns once the device produced the data.
+ * a STOP_COPY read returns once the device produced the data.  A device
+ * that expects no more than a chunk (an idle, pre-copied one) is read
+ * inline: starting and waking a thread would only add to its downtime.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,14 +70,37 @@ static void *reader(void *arg)
 	}
 }
 
-int vm_read_ahead(struct vfiomig_device *dev, size_t chunk, vm_sink_fn sink,
-		  void *arg, uint64_t *read_ns, uint64_t *total)
+/* A stream of about one chunk: a helper thread would only add latency. */
+static int read_inline(struct vfiomig_device *dev, void *buf, size_t chunk,
+		       vm_sink_fn sink, void *arg, uint64_t *read_ns,
+		       uint64_t *total)
+{
+	for (;;) {
+		uint64_t t0 = vfiomig_now_ns();
+		size_t got = 0;
+		int ret = vfiomig_device_read(dev, buf, chunk, &got);
+
+		*read_ns += vfiomig_now_ns() - t0;
+		if (ret || !got)
+			return ret;
+		ret = sink(arg, buf, got);
+		if (ret)
+			return ret;
+		*total += got;
+	}
+}
+
+int vm_read_ahead(struct vfiomig_device *dev, void *buf, size_t chunk,
+		  uint64_t expect, vm_sink_fn sink, void *arg,
+		  uint64_t *read_ns, uint64_t *total)
 {
 	struct read_ahead ra = { .dev = dev, .chunk = chunk };
 	pthread_t th;
 	int ret = 0;
 
 	*total = 0;
+	if (expect <= chunk)
+		return read_inline(dev, buf, chunk, sink, arg, read_ns, total);
 	for (unsigned k = 0; k < NBUF; k++) {
 		ra.s[k].buf = malloc(chunk);
 		if (!ra.s[k].buf)

@@ -92,13 +92,15 @@ typedef int (*vm_sink_fn)(void *arg, const void *buf, size_t len);
 
 /*
  * vm_read_ahead() - read @dev's data fd to its end in @chunk-sized reads on
- * a helper thread, passing each chunk to @sink while the next one is read.
- * Adds the time spent in read() to *@read_ns and sets *@total to the bytes
- * sunk.  Returns 0 at the end of the stream, the read's error (-ENOMSG
- * included) or the sink's.
+ * a helper thread, passing each chunk to @sink while the next one is read;
+ * when @expect (the device's own estimate) is at most one chunk, read
+ * inline into @buf instead.  Adds the time spent in read() to *@read_ns
+ * and sets *@total to the bytes sunk.  Returns 0 at the end of the
+ * stream, the read's error (-ENOMSG included) or the sink's.
  */
-int vm_read_ahead(struct vfiomig_device *dev, size_t chunk, vm_sink_fn sink,
-		  void *arg, uint64_t *read_ns, uint64_t *total);
+int vm_read_ahead(struct vfiomig_device *dev, void *buf, size_t chunk,
+		  uint64_t expect, vm_sink_fn sink, void *arg,
+		  uint64_t *read_ns, uint64_t *total);
 
 struct vm_barrier {
 	atomic_uint arrived;

@@ -552,9 +552,14 @@ static int stopcopy_step(struct src *s, unsigned i)
 		if (ret)
 			return ret;
 	}
-	/* Read the next chunk while this one is sent. */
-	ret = vm_read_ahead(d->dev, s->o.chunk, send_stopcopy_chunk, &k,
-			    &s->r->dev[i].read_ns, &total);
+	/* Read the next chunk while this one is sent (when there is one). */
+	uint64_t expect;
+
+	if (vfiomig_device_data_size(d->dev, &expect))
+		expect = UINT64_MAX;	/* no estimate: assume a large image */
+	ret = vm_read_ahead(d->dev, d->buf, s->o.chunk, expect,
+			    send_stopcopy_chunk, &k, &s->r->dev[i].read_ns,
+			    &total);
 	if (ret && k.chan_err)
 		return chan_fail(s, d->chan, ret);
 	if (ret == -ENOMSG)
