@@ -142,5 +142,5 @@ int bench_datapath(const struct bench_cfg *cfg)
 	printf("engine (vfio-migrate local)   | %.0f [%.0f-%.0f]\n", e.median,
 	       e.min, e.max);
 	printf("engine / raw: %.2f (target >= 0.80)\n", e.median / r.median);
-	return 0;
+	return bench_transition_overhead(cfg);
 }

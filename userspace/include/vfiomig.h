@@ -98,6 +98,13 @@ void vfiomig_device_close(struct vfiomig_device *dev);
 /** vfiomig_device_name() - the name the device was opened with. */
 const char *vfiomig_device_name(const struct vfiomig_device *dev);
 
+/**
+ * vfiomig_device_fd() - the VFIO device fd, for callers that issue their own
+ * ioctls (benchmarks comparing against the bare uAPI).  The library's cached
+ * state does not see what they do: call vfiomig_device_get_state() after.
+ */
+int vfiomig_device_fd(const struct vfiomig_device *dev);
+
 /** vfiomig_device_errmsg() - "dev NAME: FROM->TO: strerror (-errno)" of the last error. */
 const char *vfiomig_device_errmsg(const struct vfiomig_device *dev);
 

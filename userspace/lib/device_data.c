@@ -16,6 +16,11 @@ int vfiomig_device_data_fd(const struct vfiomig_device *dev)
 	return dev->data_fd;
 }
 
+int vfiomig_device_fd(const struct vfiomig_device *dev)
+{
+	return dev->fd;
+}
+
 int vfiomig_device_read(struct vfiomig_device *dev, void *buf, size_t len,
 			size_t *got)
 {
