@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * test_read_ahead - the stop-copy drain (lib/read_ahead.c) on a device
+ * whose data fd is a pipe: every byte arrives once and in order through
+ * both the helper-thread and the inline path, a failing sink stops the
+ * drain (and its reader) without a hang, and a read error is returned.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "../lib/internal.h"
+#include "../lib/session_internal.h"
+
+#define CHUNK 4096
+
+struct feeder {
+	int fd;
+	size_t bytes;
+	bool close_after;
+};
+
+/* Writes a counting byte pattern into the pipe, then closes it (EOF). */
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+	uint8_t buf[1000];
+	size_t off = 0;
+
+	while (off < f->bytes) {
+		size_t n = f->bytes - off < sizeof(buf) ? f->bytes - off :
+							 sizeof(buf);
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (uint8_t)((off + i) * 7);
+		if (write(f->fd, buf, n) != (ssize_t)n)
+			break;
+		off += n;
+	}
+	if (f->close_after)
+		close(f->fd);
+	return NULL;
+}
+
+struct checker {
+	size_t seen;
+	size_t fail_after;	/* 0: never fail */
+	int calls;
+	bool bad;
+};
+
+static int check_sink(void *arg, const void *buf, size_t len)
+{
+	struct checker *c = arg;
+	const uint8_t *p = buf;
+
+	c->calls++;
+	if (len > CHUNK)
+		c->bad = true;
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != (uint8_t)((c->seen + i) * 7))
+			c->bad = true;
+	c->seen += len;
+	if (c->fail_after && c->seen >= c->fail_after)
+		return -EPIPE;
+	return 0;
+}
+
+static void fake_device(struct vfiomig_device *dev, int data_fd)
+{
+	memset(dev, 0, sizeof(*dev));
+	strcpy(dev->name, "fake");
+	dev->fd = -1;
+	dev->data_fd = data_fd;
+	dev->state = VFIOMIG_STOP_COPY;
+}
+
+static void drain(size_t bytes, uint64_t expect)
+{
+	struct vfiomig_device dev;
+	struct feeder f = { .bytes = bytes, .close_after = true };
+	struct checker c = { 0 };
+	uint8_t buf[CHUNK];
+	uint64_t read_ns = 0, total = 0;
+	pthread_t th;
+	int p[2];
+
+	assert_int_equal(0, pipe(p));
+	f.fd = p[1];
+	fake_device(&dev, p[0]);
+	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+	assert_int_equal(0, vm_read_ahead(&dev, buf, CHUNK, expect, check_sink,
+					  &c, &read_ns, &total));
+	pthread_join(th, NULL);
+	close(p[0]);
+	assert_false(c.bad);
+	assert_int_equal(bytes, c.seen);
+	assert_int_equal(bytes, total);
+	assert_true(read_ns > 0);
+}
+
+static void every_byte_in_order(void **state)
+{
+	(void)state;
+	drain(1 << 20, UINT64_MAX);	/* helper thread */
+	drain(1 << 20, 0);		/* inline, estimate too low */
+	drain(10, 10);			/* inline */
+	drain(0, UINT64_MAX);		/* empty stream */
+}
+
+static void sink_error_stops_the_drain(void **state)
+{
+	struct vfiomig_device dev;
+	struct feeder f = { .bytes = 1 << 20, .close_after = false };
+	struct checker c = { .fail_after = 3 * CHUNK };
+	uint8_t buf[CHUNK];
+	uint64_t read_ns = 0, total = 0;
+	pthread_t th;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(0, pipe(p));
+	f.fd = p[1];
+	fake_device(&dev, p[0]);
+	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+	assert_int_equal(-EPIPE, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX,
+					       check_sink, &c, &read_ns,
+					       &total));
+	assert_false(c.bad);
+	assert_true(total < c.seen);	/* the failed chunk is not counted */
+	/* the reader was joined: nothing reads the pipe any more */
+	close(p[0]);
+	pthread_join(th, NULL);	/* the feeder ends on EPIPE */
+	close(p[1]);
+}
+
+static void read_error_is_returned(void **state)
+{
+	struct vfiomig_device dev;
+	struct checker c = { 0 };
+	uint8_t buf[CHUNK];
+	uint64_t read_ns = 0, total = 0;
+
+	(void)state;
+	fake_device(&dev, -1);	/* no data fd: the read fails with EBADF */
+	assert_int_equal(-EBADF, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX,
+					       check_sink, &c, &read_ns,
+					       &total));
+	assert_int_equal(0, c.calls);
+	assert_int_equal(-EBADF, vm_read_ahead(&dev, buf, CHUNK, 0,
+					       check_sink, &c, &read_ns,
+					       &total));
+	assert_int_equal(0, total);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_byte_in_order),
+		cmocka_unit_test(sink_error_stops_the_drain),
+		cmocka_unit_test(read_error_is_returned),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
