@@ -228,25 +228,82 @@ TEST(ack_request_after_stop_fails_cleanly)
 	}
 }
 
-/* Replay the source's event log: zero outstanding acks at "switchover". */
+/*
+ * Replay the source's event log: at "switchover" no ack is outstanding and
+ * every device that reported REINIT asked for an ack after it (an ack for
+ * an older request does not cover the new initial data).
+ */
 static void check_no_outstanding(const struct vfiomig_report *rep)
 {
 	int pending[EU_MAX] = { 0 };
+	bool owes[EU_MAX] = { false };
 	struct vfiomig_event e;
 	int switchovers = 0;
 
 	for (size_t i = 0; !vfiomig_report_event(rep, i, &e); i++) {
-		if (!strcmp(e.type, "ack-request"))
+		if (!strcmp(e.type, "ack-request")) {
 			pending[e.dev]++;
-		else if (!strcmp(e.type, "ack") && e.dev >= 0)
+			owes[e.dev] = false;
+		} else if (!strcmp(e.type, "ack") && e.dev >= 0) {
 			pending[e.dev]--;
-		else if (!strcmp(e.type, "switchover")) {
+		} else if (!strcmp(e.type, "reinit")) {
+			owes[e.dev] = true;
+		} else if (!strcmp(e.type, "switchover")) {
 			switchovers++;
-			for (int d = 0; d < EU_MAX; d++)
+			for (int d = 0; d < EU_MAX; d++) {
 				ASSERT_EQ(0, pending[d]);
+				ASSERT_FALSE(owes[d]);
+			}
 		}
 	}
 	ASSERT_EQ(1, switchovers);
+}
+
+/* Slow device 0's firmware save down, then re-configure it. */
+static void *slow_save_then_reconfig(void *arg)
+{
+	struct poke *p = arg;
+
+	usleep(p->delay_ms * 1000);
+	mockvf_attr_write(p->uuid, "timing/save_bw_kbps", "2048");
+	mockvf_attr_write(p->uuid, "reconfig", "1");
+	return NULL;
+}
+
+/*
+ * An ack in flight for the old image must not clear a device that reported
+ * REINIT since.  Device 0 has 4 MiB of state; its first image crosses at
+ * once but loads at 2 MiB/s, so its ack comes ~2 s in.  At 0.5 s its save
+ * slows to 2 MiB/s and it re-configures: the new image streams until ~2.5 s,
+ * after the old ack arrived, and a round limit of 4 would let the source
+ * switch over then.  It must wait for the second request's ack.
+ */
+TEST_TIMEOUT(reinit_while_ack_in_flight, 120)
+{
+	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
+	struct vfiomig_opts o;
+	pthread_t th;
+
+	pair("tiny", "tiny", src, dst);
+	eu_set(src[0], "state_size", "4194304");
+	eu_set(dst[0], "state_size", "4194304");
+	eu_set(dst[0], "timing/load_bw_kbps", "2048");
+	vfiomig_opts_init(&o);
+	o.max_rounds = 4;
+	struct poke p = { src[0], 500 };
+	ASSERT_EQ(0, pthread_create(&th, NULL, slow_save_then_reconfig, &p));
+	struct eu_result *r = eu_local(src, dst, 2, &o);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, r->src_ret);
+	ASSERT_EQ(0, r->dst_ret);
+	digests_equal(r, 2);
+	mt_log("dev0: %d reinit, %d requests, %d acks",
+	       eu_count(r->rep, "reinit", 0), eu_count(r->rep, "ack-request", 0),
+	       eu_count(r->rep, "ack", 0));
+	ASSERT_EQ(1, eu_count(r->rep, "reinit", 0));
+	ASSERT_EQ(2, eu_count(r->rep, "ack-request", 0));
+	ASSERT_EQ(2, eu_count(r->rep, "ack", 0));
+	check_no_outstanding(r->rep);
 }
 
 TEST_TIMEOUT(never_switches_with_outstanding_ack, 280)
