@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,9 +96,10 @@ void vm_session_destroy(struct vm_session *ss)
 	pthread_mutex_destroy(&ss->lock);
 }
 
-int vm_session_vfail(struct vm_session *ss, int err, const char *fmt,
-		     va_list ap)
+int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 {
+	va_list ap;
+
 	if (err > 0)
 		err = -err;
 	if (!err)
@@ -105,7 +107,9 @@ int vm_session_vfail(struct vm_session *ss, int err, const char *fmt,
 	pthread_mutex_lock(&ss->lock);
 	if (!ss->err) {
 		ss->err = err;
+		va_start(ap, fmt);
 		vsnprintf(ss->msg, sizeof(ss->msg), fmt, ap);
+		va_end(ap);
 	}
 	atomic_store(&ss->abort, true);
 	pthread_cond_broadcast(&ss->cond);

@@ -67,27 +67,9 @@ struct dst {
 	uint64_t token;
 };
 
-static int fail(struct dst *s, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct dst *s, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	err = vm_session_vfail(&s->ss, err, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-static bool aborted(struct dst *s)
-{
-	return atomic_load(&s->ss.abort);
-}
-
 static int wire_fail(struct dst *s, unsigned c, int ret)
 {
-	if (ret == -ECANCELED && aborted(s))
+	if (ret == -ECANCELED && vm_aborted(&s->ss))
 		return ret;
 	if (ret == -ECONNRESET) {
 		pthread_mutex_lock(&s->ss.lock);
@@ -105,13 +87,13 @@ static int wire_fail(struct dst *s, unsigned c, int ret)
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
-			while (!s->ss.err && !aborted(s) &&
+			while (!s->ss.err && !vm_aborted(&s->ss) &&
 			       pthread_cond_timedwait(&s->ss.cond, &s->ss.lock, &ts) == 0)
 				;
 		}
 		pthread_mutex_unlock(&s->ss.lock);
 	}
-	return fail(s, ret, "channel %u: %s", c, vfiomig_wire_strerror(ret));
+	return vm_fail(&s->ss, ret, "channel %u: %s", c, vfiomig_wire_strerror(ret));
 }
 
 /* ---- item buffers ---------------------------------------------------- */
@@ -173,9 +155,9 @@ static void free_spares(struct dst *s)
 static int reserve(struct dst *s, size_t bytes)
 {
 	pthread_mutex_lock(&s->ss.lock);
-	while (s->queued + bytes > s->o.max_queued && !aborted(s))
+	while (s->queued + bytes > s->o.max_queued && !vm_aborted(&s->ss))
 		pthread_cond_wait(&s->ss.cond, &s->ss.lock);
-	if (aborted(s)) {
+	if (vm_aborted(&s->ss)) {
 		pthread_mutex_unlock(&s->ss.lock);
 		return -ECANCELED;
 	}
@@ -215,9 +197,9 @@ static struct item *dequeue(struct dst *s, unsigned i)
 	struct item *it;
 
 	pthread_mutex_lock(&s->ss.lock);
-	while (!d->head && !aborted(s))
+	while (!d->head && !vm_aborted(&s->ss))
 		pthread_cond_wait(&s->ss.cond, &s->ss.lock);
-	it = aborted(s) ? NULL : d->head;
+	it = vm_aborted(&s->ss) ? NULL : d->head;
 	if (it) {
 		d->head = it->next;
 		if (!d->head)
@@ -253,7 +235,7 @@ static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h
 	if (stopcopy) {
 		/* Precopy bytes of this device (channel 0) must all be queued first. */
 		pthread_mutex_lock(&s->ss.lock);
-		while (!s->switchover && !aborted(s))
+		while (!s->switchover && !vm_aborted(&s->ss))
 			pthread_cond_wait(&s->ss.cond, &s->ss.lock);
 		pthread_mutex_unlock(&s->ss.lock);
 	}
@@ -265,7 +247,7 @@ static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h
 	it = item_alloc(s, charge);
 	if (!it) {
 		release(s, charge);
-		return fail(s, -ENOMEM, "out of memory");
+		return vm_fail(&s->ss, -ENOMEM, "out of memory");
 	}
 	it->kind = ITEM_DATA;
 	it->stopcopy = stopcopy;
@@ -292,7 +274,7 @@ static int recv_small(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *
 static int proto(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h,
 		 const char *why)
 {
-	return fail(s, -EPROTO, "channel %u: %s record (dev %u): %s", c,
+	return vm_fail(&s->ss, -EPROTO, "channel %u: %s record (dev %u): %s", c,
 		    vfiomig_wire_type_name(h->type), h->dev, why);
 }
 
@@ -330,7 +312,7 @@ static int rx_one(struct dst *s, unsigned c)
 			return proto(s, c, &h, "bad length");
 		it = calloc(1, sizeof(*it));
 		if (!it)
-			return fail(s, -ENOMEM, "out of memory");
+			return vm_fail(&s->ss, -ENOMEM, "out of memory");
 		it->kind = ITEM_INIT_SENT;
 		it->len = vfiomig_get_be32(buf);
 		/* Log before queueing: the loader may free the item at once. */
@@ -368,7 +350,7 @@ static int rx_one(struct dst *s, unsigned c)
 			return proto(s, c, &h, "device end before switchover");
 		it = calloc(1, sizeof(*it));
 		if (!it)
-			return fail(s, -ENOMEM, "out of memory");
+			return vm_fail(&s->ss, -ENOMEM, "out of memory");
 		it->kind = ITEM_END;
 		it->total = vfiomig_get_be64(buf);
 		pthread_mutex_lock(&s->ss.lock);
@@ -387,7 +369,7 @@ static int rx_one(struct dst *s, unsigned c)
 		s->peer_failed = true;
 		pthread_mutex_unlock(&s->ss.lock);
 		vm_report_event(s->r, "peer-error", -1, 0, m);
-		return fail(s, h.len >= 4 ? -(int)vfiomig_get_be32(buf) : -EIO,
+		return vm_fail(&s->ss, h.len >= 4 ? -(int)vfiomig_get_be32(buf) : -EIO,
 			    "source aborted: %s", m);
 	}
 	default:
@@ -405,10 +387,10 @@ static void *rx_thread(void *arg)
 	 * takes): do not read, and so do not time out, until channel 0 saw it.
 	 */
 	pthread_mutex_lock(&s->ss.lock);
-	while (!s->switchover && !aborted(s))
+	while (!s->switchover && !vm_aborted(&s->ss))
 		pthread_cond_wait(&s->ss.cond, &s->ss.lock);
 	pthread_mutex_unlock(&s->ss.lock);
-	while (!aborted(s) && !channel_finished(s, a->c))
+	while (!vm_aborted(&s->ss) && !channel_finished(s, a->c))
 		if (rx_one(s, a->c))
 			break;
 	return NULL;
@@ -463,7 +445,7 @@ static int job_load(void *arg, unsigned i)
 				s->r->dev[i].precopy_bytes += it->len;
 			release(s, it->charge);
 			if (ret)
-				ret = fail(s, ret, "%s", vfiomig_device_errmsg(d->dev));
+				ret = vm_fail(&s->ss, ret, "%s", vfiomig_device_errmsg(d->dev));
 			break;
 		}
 		case ITEM_INIT_SENT:
@@ -472,7 +454,7 @@ static int job_load(void *arg, unsigned i)
 		case ITEM_END:
 			s->r->dev[i].stopcopy_bytes = d->stopcopy_loaded;
 			if (it->total != d->stopcopy_loaded)
-				ret = fail(s, -EPROTO,
+				ret = vm_fail(&s->ss, -EPROTO,
 					   "dev %s: stop-copy stream has %llu bytes, source announced %llu",
 					   vfiomig_device_name(d->dev),
 					   (unsigned long long)d->stopcopy_loaded,
@@ -498,7 +480,7 @@ static int p2p_step(struct dst *s, unsigned i)
 	/* RESUMING -> STOP ends the load; -> RUNNING_P2P when the device has P2P. */
 	ret = vfiomig_device_goto(dev, (vfiomig_device_flags(dev) & VFIOMIG_FLAG_P2P) ?
 				  VFIOMIG_RUNNING_P2P : VFIOMIG_STOP);
-	return ret ? fail(s, ret, "%s", vfiomig_device_errmsg(dev)) : 0;
+	return ret ? vm_fail(&s->ss, ret, "%s", vfiomig_device_errmsg(dev)) : 0;
 }
 
 static int run_step(struct dst *s, unsigned i)
@@ -508,7 +490,7 @@ static int run_step(struct dst *s, unsigned i)
 
 	vm_report_set_phase(s->r, i, "run");
 	ret = vfiomig_device_goto(dev, VFIOMIG_RUNNING);
-	return ret ? fail(s, ret, "%s", vfiomig_device_errmsg(dev)) : 0;
+	return ret ? vm_fail(&s->ss, ret, "%s", vfiomig_device_errmsg(dev)) : 0;
 }
 
 static int job_p2p(void *arg, unsigned i)
@@ -543,7 +525,7 @@ static int job_resuming(void *arg, unsigned i)
 
 	vm_report_set_phase(s->r, i, "resuming");
 	int ret = vfiomig_device_goto(dev, VFIOMIG_RESUMING);
-	return ret ? fail(s, ret, "%s", vfiomig_device_errmsg(dev)) : 0;
+	return ret ? vm_fail(&s->ss, ret, "%s", vfiomig_device_errmsg(dev)) : 0;
 }
 
 /* ---- handshake ------------------------------------------------------- */
@@ -579,7 +561,7 @@ static int refuse(struct dst *s, int err, const char *fmt, ...)
 	pthread_mutex_lock(&s->ss.lock);
 	s->peer_failed = true;	/* already answered */
 	pthread_mutex_unlock(&s->ss.lock);
-	return fail(s, err, "%s", m);
+	return vm_fail(&s->ss, err, "%s", m);
 }
 
 static int handshake(struct dst *s, struct vfiomig_link *link)
@@ -592,7 +574,7 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 
 	ret = vm_link_channel(link, 0, s->o.io_timeout_ms, &fd);
 	if (ret)
-		return fail(s, ret, "waiting for the source: %s", strerror(-ret));
+		return vm_fail(&s->ss, ret, "waiting for the source: %s", strerror(-ret));
 	vm_chan_init(&s->ch[0], fd, 0, &s->ss.abort, s->o.io_timeout_ms);
 	s->nch_init = 1;
 	ret = vm_chan_recv_hdr(&s->ch[0], &h);
@@ -676,7 +658,7 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 	}
 	int len = vfiomig_wire_encode_hello(&welcome, buf, sizeof(buf));
 	if (len < 0)
-		return fail(s, len, "cannot encode WELCOME");
+		return vm_fail(&s->ss, len, "cannot encode WELCOME");
 	ret = vm_chan_send(&s->ch[0], VFIOMIG_REC_WELCOME, VFIOMIG_WIRE_NODEV, buf,
 			   (uint32_t)len);
 	if (ret)
@@ -689,7 +671,7 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 
 		ret = vm_link_channel(link, k, s->o.io_timeout_ms, &fd);
 		if (ret)
-			return fail(s, ret, "accepting channel %u: %s", k, strerror(-ret));
+			return vm_fail(&s->ss, ret, "accepting channel %u: %s", k, strerror(-ret));
 		vm_chan_init(&tmp, fd, k, &s->ss.abort, s->o.io_timeout_ms);
 		ret = vm_chan_recv_hdr(&tmp, &h);
 		if (!ret && h.type != VFIOMIG_REC_CHAN_HELLO)
@@ -700,11 +682,11 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 		if (!ret && h.len != 10)
 			ret = -EBADMSG;
 		if (ret)
-			return fail(s, ret, "channel %u hello: %s", k, vfiomig_wire_strerror(ret));
+			return vm_fail(&s->ss, ret, "channel %u hello: %s", k, vfiomig_wire_strerror(ret));
 		unsigned idx = vfiomig_get_be16(p + 8);
 		if (vfiomig_get_be64(p) != s->token || idx == 0 || idx >= s->nchan ||
 		    s->ch[idx].fd >= 0)
-			return fail(s, -EPROTO, "channel %u hello: wrong session or index", k);
+			return vm_fail(&s->ss, -EPROTO, "channel %u hello: wrong session or index", k);
 		vm_chan_init(&s->ch[idx], fd, idx, &s->ss.abort, s->o.io_timeout_ms);
 		s->ch[idx].rx_seq = 1;	/* CHAN_HELLO was record 0 */
 	}
@@ -760,13 +742,13 @@ static int receive_and_resume(struct dst *s)
 	for (unsigned c = 1; c < s->nchan; c++) {
 		s->rxa[c] = (struct rx_arg){ s, c };
 		if (pthread_create(&s->rx[c], NULL, rx_thread, &s->rxa[c]))
-			return fail(s, -EAGAIN, "cannot start receiver thread");
+			return vm_fail(&s->ss, -EAGAIN, "cannot start receiver thread");
 		s->rx_started[c] = true;
 	}
 	for (unsigned i = 0; i < s->n; i++)
 		vm_pool_submit(&s->pool, i, job_load, s);
 
-	while (!aborted(s) && !channel_finished(s, 0))
+	while (!vm_aborted(&s->ss) && !channel_finished(s, 0))
 		if (rx_one(s, 0))
 			break;
 	for (unsigned c = 1; c < s->nchan; c++) {
@@ -778,7 +760,7 @@ static int receive_and_resume(struct dst *s)
 		if (r2 && !ret)
 			ret = r2;
 	}
-	if (aborted(s) || ret)
+	if (vm_aborted(&s->ss) || ret)
 		return s->ss.err ? s->ss.err : ret;
 
 	/* Downtime ends on this side: every device RUNNING_P2P, then RUNNING. */
@@ -859,7 +841,7 @@ int vfiomig_migrate_dest(struct vfiomig_device **devs, unsigned n,
 	}
 	ret = vm_pool_start(&s->pool, n);
 	if (ret) {
-		fail(s, ret, "cannot start worker threads");
+		vm_fail(&s->ss, ret, "cannot start worker threads");
 		goto out;
 	}
 	ret = handshake(s, link);

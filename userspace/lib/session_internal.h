@@ -134,9 +134,17 @@ struct vm_session {
 
 void vm_session_init(struct vm_session *ss);
 void vm_session_destroy(struct vm_session *ss);
-/* Record the first failure (@err, message), abort, wake and unblock all. */
-int vm_session_vfail(struct vm_session *ss, int err, const char *fmt,
-		     va_list ap);
+/*
+ * vm_fail() - record the first failure (@err, or -EIO for 0; the message),
+ * set abort, wake every waiter and break the barrier.  Returns the -errno.
+ */
+int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline bool vm_aborted(struct vm_session *ss)
+{
+	return atomic_load(&ss->abort);
+}
 
 
 /* ---- switchover decision (switchover.c) ----------------------------- */

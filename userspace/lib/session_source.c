@@ -46,37 +46,18 @@ struct src {
 	bool comparable;
 };
 
-static int fail(struct src *s, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Record the first failure and make every blocked thread give up. */
-static int fail(struct src *s, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	err = vm_session_vfail(&s->ss, err, fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-static bool aborted(struct src *s)
-{
-	return atomic_load(&s->ss.abort);
-}
-
 static int dev_fail(struct src *s, unsigned i, int ret)
 {
-	if (ret == -ECANCELED && aborted(s))
+	if (ret == -ECANCELED && vm_aborted(&s->ss))
 		return ret;
-	return fail(s, ret, "%s", vfiomig_device_errmsg(s->d[i].dev));
+	return vm_fail(&s->ss, ret, "%s", vfiomig_device_errmsg(s->d[i].dev));
 }
 
 static int chan_fail(struct src *s, unsigned c, int ret)
 {
-	if (ret == -ECANCELED && aborted(s))
+	if (ret == -ECANCELED && vm_aborted(&s->ss))
 		return ret;
-	return fail(s, ret, "channel %u: send: %s", c, vfiomig_wire_strerror(ret));
+	return vm_fail(&s->ss, ret, "channel %u: send: %s", c, vfiomig_wire_strerror(ret));
 }
 
 /* ---- return path ----------------------------------------------------- */
@@ -90,7 +71,7 @@ static void *return_path(void *arg)
 	for (;;) {
 		int ret = vm_chan_recv_hdr(&s->ch[0], &h);
 		if (ret) {
-			if (ret == -ECANCELED && aborted(s))
+			if (ret == -ECANCELED && vm_aborted(&s->ss))
 				break;
 			pthread_mutex_lock(&s->ss.lock);
 			bool done = s->done;
@@ -98,18 +79,18 @@ static void *return_path(void *arg)
 				s->peer_failed = true;
 			pthread_mutex_unlock(&s->ss.lock);
 			if (!done)
-				fail(s, ret, "return path: %s", vfiomig_wire_strerror(ret));
+				vm_fail(&s->ss, ret, "return path: %s", vfiomig_wire_strerror(ret));
 			break;
 		}
 		if (h.type != VFIOMIG_REC_ACK && h.type != VFIOMIG_REC_ERROR &&
 		    h.type != VFIOMIG_REC_DONE) {
-			fail(s, -EPROTO, "return path: unexpected %s record",
+			vm_fail(&s->ss, -EPROTO, "return path: unexpected %s record",
 			     vfiomig_wire_type_name(h.type));
 			break;
 		}
 		ret = vm_chan_recv_payload(&s->ch[0], &h, buf);
 		if (ret) {
-			fail(s, ret, "return path: %s", vfiomig_wire_strerror(ret));
+			vm_fail(&s->ss, ret, "return path: %s", vfiomig_wire_strerror(ret));
 			break;
 		}
 		if (h.type == VFIOMIG_REC_ERROR) {
@@ -122,12 +103,12 @@ static void *return_path(void *arg)
 			s->peer_failed = true;
 			pthread_mutex_unlock(&s->ss.lock);
 			vm_report_event(s->r, "peer-error", -1, e, m);
-			fail(s, -(int)e, "destination: %s", m);
+			vm_fail(&s->ss, -(int)e, "destination: %s", m);
 			break;
 		}
 		if (h.type == VFIOMIG_REC_DONE) {
 			if (h.len != 16) {
-				fail(s, -EPROTO, "return path: short DONE");
+				vm_fail(&s->ss, -EPROTO, "return path: short DONE");
 				break;
 			}
 			pthread_mutex_lock(&s->ss.lock);
@@ -151,7 +132,7 @@ static void *return_path(void *arg)
 		pthread_cond_broadcast(&s->ss.cond);
 		pthread_mutex_unlock(&s->ss.lock);
 		if (ret) {
-			fail(s, ret, "destination sent an ack nobody asked for (dev %u)",
+			vm_fail(&s->ss, ret, "destination sent an ack nobody asked for (dev %u)",
 			     h.dev);
 			break;
 		}
@@ -200,13 +181,13 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 
 	ret = vm_link_channel(link, 0, s->o.io_timeout_ms, &fd);
 	if (ret)
-		return fail(s, ret, "channel 0: %s", strerror(-ret));
+		return vm_fail(&s->ss, ret, "channel 0: %s", strerror(-ret));
 	vm_chan_init(&s->ch[0], fd, 0, &s->ss.abort, s->o.io_timeout_ms);
 	s->nch_init = 1;
 
 	len = vfiomig_wire_encode_hello(&hello, buf, sizeof(buf));
 	if (len < 0)
-		return fail(s, len, "cannot encode HELLO");
+		return vm_fail(&s->ss, len, "cannot encode HELLO");
 	ret = vm_chan_send(&s->ch[0], VFIOMIG_REC_HELLO, VFIOMIG_WIRE_NODEV, buf,
 			   (uint32_t)len);
 	if (ret)
@@ -218,25 +199,25 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 	if (!ret)
 		ret = vm_chan_recv_payload(&s->ch[0], &h, buf);
 	if (ret)
-		return fail(s, ret, "handshake: %s", vfiomig_wire_strerror(ret));
+		return vm_fail(&s->ss, ret, "handshake: %s", vfiomig_wire_strerror(ret));
 	if (h.type == VFIOMIG_REC_ERROR) {
 		size_t ml = h.len >= 4 ? h.len - 4 : 0;
 		char m[520];
 		memcpy(m, buf + 4, ml);
 		m[ml] = '\0';
 		s->peer_failed = true;
-		return fail(s, h.len >= 4 ? -(int)vfiomig_get_be32(buf) : -EPROTO,
+		return vm_fail(&s->ss, h.len >= 4 ? -(int)vfiomig_get_be32(buf) : -EPROTO,
 			    "destination refused: %s", m);
 	}
 	ret = vfiomig_wire_decode_hello(buf, h.len, &welcome);
 	if (ret)
-		return fail(s, ret, "handshake: malformed WELCOME");
+		return vm_fail(&s->ss, ret, "handshake: malformed WELCOME");
 	if (welcome.ver_min != VFIOMIG_WIRE_VERSION_MIN || welcome.ndev != s->n ||
 	    welcome.nchan > s->nchan || (welcome.caps & ~hello.caps))
-		return fail(s, -EPROTO, "handshake: WELCOME does not match HELLO");
+		return vm_fail(&s->ss, -EPROTO, "handshake: WELCOME does not match HELLO");
 	for (unsigned i = 0; i < s->n; i++)
 		if (welcome.flags[i] != hello.flags[i])
-			return fail(s, -EPROTO, "handshake: device %u flags differ", i);
+			return vm_fail(&s->ss, -EPROTO, "handshake: device %u flags differ", i);
 
 	s->nchan = welcome.nchan;
 	s->caps = welcome.caps;
@@ -250,7 +231,7 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 		s->ack_mode = VFIOMIG_ACK_OFF;
 	/* A forced mode the peer cannot do is an error, auto falls back. */
 	if (s->o.ack_mode != VFIOMIG_ACK_AUTO && s->o.ack_mode != s->ack_mode)
-		return fail(s, -EOPNOTSUPP, "destination does not support switchover-ack %s",
+		return vm_fail(&s->ss, -EOPNOTSUPP, "destination does not support switchover-ack %s",
 			    vfiomig_ack_mode_name(s->o.ack_mode));
 
 	for (unsigned c = 1; c < s->nchan; c++) {
@@ -258,7 +239,7 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 
 		ret = vm_link_channel(link, c, s->o.io_timeout_ms, &fd);
 		if (ret)
-			return fail(s, ret, "channel %u: %s", c, strerror(-ret));
+			return vm_fail(&s->ss, ret, "channel %u: %s", c, strerror(-ret));
 		vm_chan_init(&s->ch[c], fd, c, &s->ss.abort, s->o.io_timeout_ms);
 		s->nch_init = c + 1;
 		vfiomig_put_be64(ch, hello.token);
@@ -285,7 +266,7 @@ static int request_ack(struct src *s, unsigned i)
 			d->reqid + 1, vfiomig_ack_mode_name(s->ack_mode));
 	pthread_mutex_unlock(&s->ss.lock);
 	if (ret == -EBUSY)
-		return fail(s, ret, "dev %s: switchover-ack requested after switchover decision",
+		return vm_fail(&s->ss, ret, "dev %s: switchover-ack requested after switchover decision",
 			    vfiomig_device_name(d->dev));
 	d->reqid++;
 	vfiomig_put_be32(p, d->reqid);
@@ -417,7 +398,7 @@ static int precopy(struct src *s)
 	for (;;) {
 		uint64_t moved = 0;
 
-		if (aborted(s))
+		if (vm_aborted(&s->ss))
 			return s->ss.err ? s->ss.err : -ECANCELED;
 		for (unsigned i = 0; i < s->n; i++) {
 			if (!s->d[i].precopy)
@@ -461,7 +442,7 @@ static int precopy(struct src *s)
 				if (ok)
 					return 0;
 			} else if (++retries > s->o.final_retries) {
-				return fail(s, -EAGAIN,
+				return vm_fail(&s->ss, -EAGAIN,
 					    "new initial precopy data at switchover %u times, giving up",
 					    retries);
 			} else {
@@ -482,7 +463,7 @@ static int precopy(struct src *s)
 				wait_since = now;
 			if (in.min_time_ok &&
 			    now - wait_since > (uint64_t)s->o.io_timeout_ms * 1000000ULL)
-				return fail(s, -ETIMEDOUT,
+				return vm_fail(&s->ss, -ETIMEDOUT,
 					    "no progress and no switchover ack for %u ms (%s)",
 					    s->o.io_timeout_ms, why);
 			struct timespec ts;
@@ -563,7 +544,7 @@ static int stopcopy_step(struct src *s, unsigned i)
 	if (ret && k.chan_err)
 		return chan_fail(s, d->chan, ret);
 	if (ret == -ENOMSG)
-		return fail(s, -EPROTO, "dev %s: ENOMSG in STOP_COPY (uAPI forbids it)",
+		return vm_fail(&s->ss, -EPROTO, "dev %s: ENOMSG in STOP_COPY (uAPI forbids it)",
 			    vfiomig_device_name(d->dev));
 	if (ret)
 		return dev_fail(s, i, ret);
@@ -626,7 +607,7 @@ static int stop_phase(struct src *s)
 	/* The destination loads and resumes; wait for its verdict. */
 	uint64_t limit = vfiomig_now_ns() + (uint64_t)s->o.io_timeout_ms * 4000000ULL;
 	pthread_mutex_lock(&s->ss.lock);
-	while (!s->done && !aborted(s) && vfiomig_now_ns() < limit) {
+	while (!s->done && !vm_aborted(&s->ss) && vfiomig_now_ns() < limit) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
@@ -635,7 +616,7 @@ static int stop_phase(struct src *s)
 	bool done = s->done;
 	pthread_mutex_unlock(&s->ss.lock);
 	if (!done)
-		return s->ss.err ? s->ss.err : fail(s, -ETIMEDOUT, "no DONE from destination");
+		return s->ss.err ? s->ss.err : vm_fail(&s->ss, -ETIMEDOUT, "no DONE from destination");
 	s->r->t_done = vfiomig_now_ns();
 	if (s->comparable) {
 		s->r->t_last_running = s->done_last_running;
@@ -746,7 +727,7 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 		s->d[i].obs = (struct vm_obs_arg){ s->r, i };
 		s->d[i].buf = malloc(o->chunk);
 		if (!s->d[i].buf) {
-			ret = fail(s, -ENOMEM, "out of memory");
+			ret = vm_fail(&s->ss, -ENOMEM, "out of memory");
 			goto out;
 		}
 		vfiomig_device_set_observer(devs[i], vm_report_observer, &s->d[i].obs);
@@ -787,13 +768,13 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	 */
 	s->ch[0].rx_no_timeout = true;
 	if (pthread_create(&s->rp, NULL, return_path, s)) {
-		ret = fail(s, -EAGAIN, "cannot start return-path thread");
+		ret = vm_fail(&s->ss, -EAGAIN, "cannot start return-path thread");
 		goto out;
 	}
 	s->rp_started = true;
 	ret = vm_pool_start(&s->pool, n);
 	if (ret) {
-		fail(s, ret, "cannot start worker threads");
+		vm_fail(&s->ss, ret, "cannot start worker threads");
 		goto out;
 	}
 	ret = enter_precopy(s);
