@@ -57,3 +57,20 @@ void vm_barrier_break(struct vm_barrier *b)
 {
 	event_set(b, true);
 }
+
+int vm_barrier_phases(struct vm_barrier *b, vm_job_fn first,
+		      vm_job_fn second, void *arg, unsigned idx,
+		      uint64_t *wait_ns)
+{
+	int ret = first(arg, idx);
+	uint64_t t0;
+
+	if (ret) {
+		vm_barrier_break(b);
+		return ret;
+	}
+	t0 = vfiomig_now_ns();
+	ret = vm_barrier_arrive_wait(b);
+	*wait_ns += vfiomig_now_ns() - t0;
+	return ret ? ret : second(arg, idx);
+}

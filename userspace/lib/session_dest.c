@@ -506,16 +506,9 @@ static int job_run(void *arg, unsigned i)
 static int job_resume_parallel(void *arg, unsigned i)
 {
 	struct dst *s = arg;
-	int ret = p2p_step(s, i);
 
-	if (ret) {
-		vm_barrier_break(&s->ss.barrier);
-		return ret;
-	}
-	uint64_t t0 = vfiomig_now_ns();
-	ret = vm_barrier_arrive_wait(&s->ss.barrier);
-	s->r->dev[i].barrier_wait_ns = vfiomig_now_ns() - t0;
-	return ret ? ret : run_step(s, i);
+	return vm_barrier_phases(&s->ss.barrier, job_p2p, job_run, s, i,
+				 &s->r->dev[i].barrier_wait_ns);
 }
 
 static int job_resuming(void *arg, unsigned i)

@@ -115,6 +115,15 @@ void vm_barrier_destroy(struct vm_barrier *b);
 /* 0 once all arrived; -ECANCELED if broken. */
 int vm_barrier_arrive_wait(struct vm_barrier *b);
 void vm_barrier_break(struct vm_barrier *b);
+/*
+ * vm_barrier_phases() - one device's part of a two-phase transition: run
+ * @first(@arg, @idx), wait until every device finished its first phase,
+ * then run @second.  A failed first phase breaks the barrier so nobody
+ * waits for it.  Adds the time spent waiting to *@wait_ns.
+ */
+int vm_barrier_phases(struct vm_barrier *b, vm_job_fn first,
+		      vm_job_fn second, void *arg, unsigned idx,
+		      uint64_t *wait_ns);
 
 /* ---- what both endpoints share (session_common.c) --------------------- */
 

@@ -568,18 +568,9 @@ static int job_stopcopy(void *arg, unsigned i)
 static int job_stop_parallel(void *arg, unsigned i)
 {
 	struct src *s = arg;
-	int ret = p2p_step(s, i);
 
-	if (ret) {
-		vm_barrier_break(&s->ss.barrier);
-		return ret;
-	}
-	uint64_t t0 = vfiomig_now_ns();
-	ret = vm_barrier_arrive_wait(&s->ss.barrier);
-	s->r->dev[i].barrier_wait_ns = vfiomig_now_ns() - t0;
-	if (ret)
-		return ret;
-	return stopcopy_step(s, i);
+	return vm_barrier_phases(&s->ss.barrier, job_p2p, job_stopcopy, s, i,
+				 &s->r->dev[i].barrier_wait_ns);
 }
 
 static int stop_phase(struct src *s)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -170,6 +171,66 @@ static void pool_parallel_and_sequential(void **state)
 	vm_pool_stop(&p);
 }
 
+/* Two-phase jobs: nobody's second phase before everybody's first. */
+struct phases {
+	struct vm_barrier b;
+	atomic_uint firsts, early;
+	int fail_idx;		/* first phase of this device fails; -1: none */
+	uint64_t wait_ns[N];
+};
+
+static int phase_one(void *arg, unsigned idx)
+{
+	struct phases *ph = arg;
+
+	usleep(1000 * (idx + 1));
+	if ((int)idx == ph->fail_idx)
+		return -EIO;
+	atomic_fetch_add(&ph->firsts, 1);
+	return 0;
+}
+
+static int phase_two(void *arg, unsigned idx)
+{
+	struct phases *ph = arg;
+
+	(void)idx;
+	if (atomic_load(&ph->firsts) != N)
+		atomic_fetch_add(&ph->early, 1);
+	return 0;
+}
+
+static int two_phase_job(void *arg, unsigned idx)
+{
+	struct phases *ph = arg;
+
+	return vm_barrier_phases(&ph->b, phase_one, phase_two, ph, idx,
+				 &ph->wait_ns[idx]);
+}
+
+static void barrier_phases(void **state)
+{
+	struct vm_pool p = { 0 };
+	struct phases ph = { .fail_idx = -1 };
+
+	(void)state;
+	assert_int_equal(0, vm_pool_start(&p, N));
+	vm_barrier_init(&ph.b, N);
+	assert_int_equal(0, vm_pool_run(&p, two_phase_job, &ph, true));
+	assert_int_equal(N, atomic_load(&ph.firsts));
+	assert_int_equal(0, atomic_load(&ph.early));
+	vm_barrier_destroy(&ph.b);
+
+	/* A failed first phase releases the others with an error. */
+	memset(&ph, 0, sizeof(ph));
+	ph.fail_idx = 2;
+	vm_barrier_init(&ph.b, N);
+	assert_int_not_equal(0, vm_pool_run(&p, two_phase_job, &ph, true));
+	assert_int_equal(0, atomic_load(&ph.early));
+	vm_barrier_destroy(&ph.b);
+	vm_pool_stop(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +239,7 @@ int main(void)
 		cmocka_unit_test(break_releases_all),
 		cmocka_unit_test(single_and_empty),
 		cmocka_unit_test(pool_parallel_and_sequential),
+		cmocka_unit_test(barrier_phases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
