@@ -118,3 +118,23 @@ int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 		vm_barrier_break(&ss->barrier);
 	return err;
 }
+
+/*
+ * Both ends derive their capabilities from --switchover-ack the same way:
+ * a forced mode offers only itself (per-device carries REINIT), auto
+ * offers everything and lets the handshake pick.
+ */
+uint32_t vm_caps_for(const struct vfiomig_opts *o)
+{
+	switch (o->ack_mode) {
+	case VFIOMIG_ACK_OFF:
+		return 0;
+	case VFIOMIG_ACK_LEGACY:
+		return VFIOMIG_CAP_ACK_LEGACY;
+	case VFIOMIG_ACK_PER_DEVICE:
+		return VFIOMIG_CAP_ACK_PER_DEVICE | VFIOMIG_CAP_REINIT;
+	default:
+		return VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_ACK_PER_DEVICE |
+		       VFIOMIG_CAP_REINIT;
+	}
+}

@@ -523,21 +523,6 @@ static int job_resuming(void *arg, unsigned i)
 
 /* ---- handshake ------------------------------------------------------- */
 
-static uint32_t supported_caps(const struct vfiomig_opts *o)
-{
-	switch (o->ack_mode) {
-	case VFIOMIG_ACK_OFF:
-		return 0;
-	case VFIOMIG_ACK_LEGACY:
-		return VFIOMIG_CAP_ACK_LEGACY;
-	case VFIOMIG_ACK_PER_DEVICE:
-		return VFIOMIG_CAP_ACK_PER_DEVICE | VFIOMIG_CAP_REINIT;
-	default:
-		return VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_ACK_PER_DEVICE |
-		       VFIOMIG_CAP_REINIT;
-	}
-}
-
 static int refuse(struct dst *s, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -602,7 +587,7 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 	 * now, before any device leaves RUNNING, rather than after RESUMING.
 	 */
 	const uint32_t ackbits = VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_ACK_PER_DEVICE;
-	uint32_t offered = hello.caps & ackbits, mine = supported_caps(&s->o) & ackbits;
+	uint32_t offered = hello.caps & ackbits, mine = vm_caps_for(&s->o) & ackbits;
 	if (offered && !(offered & (offered - 1)) && !(offered & mine))
 		return refuse(s, -EOPNOTSUPP, "source requires switchover-ack %s, destination offers %s",
 			      offered == VFIOMIG_CAP_ACK_LEGACY ? "legacy" : "per-device",
@@ -614,7 +599,7 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 	}
 	s->token = hello.token;
 	s->nchan = hello.nchan < s->n ? hello.nchan : s->n;
-	uint32_t caps = hello.caps & supported_caps(&s->o);
+	uint32_t caps = hello.caps & vm_caps_for(&s->o);
 	if (caps & VFIOMIG_CAP_ACK_PER_DEVICE)
 		s->ack_mode = VFIOMIG_ACK_PER_DEVICE;
 	else if (caps & VFIOMIG_CAP_ACK_LEGACY)

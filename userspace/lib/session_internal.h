@@ -150,6 +150,9 @@ void vm_session_destroy(struct vm_session *ss);
 int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The wire capabilities an endpoint with options @o offers (or accepts). */
+uint32_t vm_caps_for(const struct vfiomig_opts *o);
+
 static inline bool vm_aborted(struct vm_session *ss)
 {
 	return atomic_load(&ss->abort);

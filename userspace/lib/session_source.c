@@ -142,21 +142,6 @@ static void *return_path(void *arg)
 
 /* ---- handshake ------------------------------------------------------- */
 
-static uint32_t offered_caps(const struct vfiomig_opts *o)
-{
-	switch (o->ack_mode) {
-	case VFIOMIG_ACK_OFF:
-		return 0;
-	case VFIOMIG_ACK_LEGACY:
-		return VFIOMIG_CAP_ACK_LEGACY;
-	case VFIOMIG_ACK_PER_DEVICE:
-		return VFIOMIG_CAP_ACK_PER_DEVICE | VFIOMIG_CAP_REINIT;
-	default:
-		return VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_ACK_PER_DEVICE |
-		       VFIOMIG_CAP_REINIT;
-	}
-}
-
 static int handshake(struct src *s, struct vfiomig_link *link)
 {
 	struct vfiomig_wire_hello hello, welcome;
@@ -167,7 +152,7 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 	memset(&hello, 0, sizeof(hello));
 	hello.ver_min = VFIOMIG_WIRE_VERSION_MIN;
 	hello.ver_max = VFIOMIG_WIRE_VERSION_MAX;
-	hello.caps = offered_caps(&s->o);
+	hello.caps = vm_caps_for(&s->o);
 	if (getrandom(&hello.token, sizeof(hello.token), 0) != sizeof(hello.token))
 		hello.token = vfiomig_now_ns();
 	vm_read_boot_id(hello.boot_id);
