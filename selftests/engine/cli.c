@@ -2,7 +2,8 @@
 /*
  * cli - vfio-migrate from the outside: bad input gives one clear line and
  * exit 2, failures exit 1, a device in use is named, local and
- * send/receive migrations work and write a versioned JSON report.
+ * send/receive migrations work and write a versioned JSON report, and a
+ * local migration is clean under valgrind.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -158,6 +159,41 @@ TEST_TIMEOUT(local_with_json_and_plot, 120)
 	}
 	unlink(json);
 	unlink(svg);
+}
+
+/*
+ * The engine's memory hygiene in a real session (threads, data fds,
+ * sockets, the read-ahead drain of a 4 MiB stop-copy stream), which the
+ * host's ASan and valgrind runs of the unit tests cannot reach.
+ */
+TEST_TIMEOUT(local_under_valgrind, 280)
+{
+	char s[1][MOCKVF_UUID_LEN], d[1][MOCKVF_UUID_LEN];
+	char s2[1][MOCKVF_UUID_LEN], d2[1][MOCKVF_UUID_LEN];
+	char out[16384];
+
+	need_bin();
+	eu_need_mockvf();
+	if (run(out, sizeof(out), "command -v valgrind"))
+		SKIP("valgrind not installed");
+	eu_make("tiny", "tiny", 1, s, d);
+	eu_make("nopre", "nopre", 1, s2, d2);
+	eu_set(s2[0], "state_size", "4194304");
+	eu_set(d2[0], "state_size", "4194304");
+	int rc = run(out, sizeof(out),
+		     "valgrind -q --error-exitcode=99 --leak-check=full "
+		     "--errors-for-leak-kinds=definite,indirect "
+		     "%s local --quiet --src %s,%s --dst %s,%s", BIN, s[0],
+		     s2[0], d[0], d2[0]);
+	mt_log("exit %d%s%.2000s", rc, *out ? ":\n" : "", out);
+	ASSERT_EQ(0, rc);
+	for (int i = 0; i < 2; i++) {
+		char a[32], b[32];
+
+		eu_attr(i ? s2[0] : s[0], "saved_digest", a, sizeof(a));
+		eu_attr(i ? d2[0] : d[0], "digest", b, sizeof(b));
+		ASSERT_STREQ(a, b);
+	}
 }
 
 TEST_TIMEOUT(send_receive_tcp_processes, 120)
