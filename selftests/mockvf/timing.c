@@ -153,22 +153,27 @@ static double parallel(int n)
  * The model accounts ~398 ms of firmware time per device; the rest is real
  * work of the engine and the guest (~5 ms per device on an idle TCG host,
  * partly hidden in the modelled time).  Other VMs on the host only ever
- * add time, in bursts: the best of three runs is the measurement.  When it
- * still misses the ±20% band (only ±9 ms per device wide) and the runs
- * disagree by more than 5%, the host was too busy to judge: SKIP.
+ * add time, in bursts: the best of up to three runs is the measurement (a
+ * run inside the band ends the search early).  When it still misses the
+ * ±20% band (only ±9 ms per device wide) and the runs disagree by more
+ * than 5%, the host was too busy to judge: SKIP.
  */
 static void within(int n, double target)
 {
 	double best = 1e12, worst = 0;
+	int runs = 0;
 
-	for (int k = 0; k < 3; k++) {
+	/* a run inside the band settles it; noise only ever adds time */
+	while (runs < 3 && (best < target * 0.8 || best > target * 1.2)) {
 		double ms = sequential(n);
 
 		best = ms < best ? ms : best;
 		worst = ms > worst ? ms : worst;
+		runs++;
 	}
-	mt_log("downtime %.1f ms (best of 3, worst %.1f), target %.0f ms "
-	       "(%+.1f%%)", best, worst, target, (best / target - 1) * 100);
+	mt_log("downtime %.1f ms (best of %d, worst %.1f), target %.0f ms "
+	       "(%+.1f%%)", best, runs, worst, target,
+	       (best / target - 1) * 100);
 	/* the model itself: ~398 ms of firmware time per device */
 	EXPECT_GE((long long)best, (long long)(397 * n));
 	if ((best < target * 0.8 || best > target * 1.2) &&
