@@ -135,33 +135,49 @@ TEST(device_refusing_opt_in)
 struct poke {
 	const char *uuid;
 	unsigned delay_ms;
+	const char *save_bw_kbps;	/* NULL: leave the firmware's speed */
 };
 
+/* After delay_ms, optionally slow the device's save, then re-configure it. */
 static void *reconfig_later(void *arg)
 {
 	struct poke *p = arg;
 
 	usleep(p->delay_ms * 1000);
+	if (p->save_bw_kbps)
+		mockvf_attr_write(p->uuid, "timing/save_bw_kbps",
+				  p->save_bw_kbps);
 	mockvf_attr_write(p->uuid, "reconfig", "1");
 	return NULL;
+}
+
+/* Migrate the pair while @p re-configures a source; both ends must succeed. */
+static struct eu_result *migrate_with_reconfig(char (*src)[MOCKVF_UUID_LEN],
+					       char (*dst)[MOCKVF_UUID_LEN],
+					       const struct vfiomig_opts *o,
+					       struct poke *p)
+{
+	pthread_t th;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, reconfig_later, p));
+	struct eu_result *r = eu_local(src, dst, 2, o);
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, r->src_ret);
+	ASSERT_EQ(0, r->dst_ret);
+	digests_equal(r, 2);
+	return r;
 }
 
 TEST_TIMEOUT(reinit_during_precopy, 120)
 {
 	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
 	struct vfiomig_opts o;
-	pthread_t th;
 
 	pair("tiny", "tiny", src, dst);
 	vfiomig_opts_init(&o);
 	o.min_precopy_ms = 3000;
-	struct poke p = { src[0], 1000 };
-	ASSERT_EQ(0, pthread_create(&th, NULL, reconfig_later, &p));
-	struct eu_result *r = eu_local(src, dst, 2, &o);
-	pthread_join(th, NULL);
-	ASSERT_EQ(0, r->src_ret);
-	ASSERT_EQ(0, r->dst_ret);
-	digests_equal(r, 2);
+	struct poke p = { src[0], 1000, NULL };
+	struct eu_result *r = migrate_with_reconfig(src, dst, &o, &p);
 	mt_log("dev0: %d reinit, %d requests, %d acks; dev1: %d requests, %d acks",
 	       eu_count(r->rep, "reinit", 0), eu_count(r->rep, "ack-request", 0),
 	       eu_count(r->rep, "ack", 0), eu_count(r->rep, "ack-request", 1),
@@ -259,17 +275,6 @@ static void check_no_outstanding(const struct vfiomig_report *rep)
 	ASSERT_EQ(1, switchovers);
 }
 
-/* Slow device 0's firmware save down, then re-configure it. */
-static void *slow_save_then_reconfig(void *arg)
-{
-	struct poke *p = arg;
-
-	usleep(p->delay_ms * 1000);
-	mockvf_attr_write(p->uuid, "timing/save_bw_kbps", "2048");
-	mockvf_attr_write(p->uuid, "reconfig", "1");
-	return NULL;
-}
-
 /*
  * An ack in flight for the old image must not clear a device that reported
  * REINIT since.  Device 0 has 4 MiB of state; its first image crosses at
@@ -282,7 +287,6 @@ TEST_TIMEOUT(reinit_while_ack_in_flight, 120)
 {
 	char src[2][MOCKVF_UUID_LEN], dst[2][MOCKVF_UUID_LEN];
 	struct vfiomig_opts o;
-	pthread_t th;
 
 	pair("tiny", "tiny", src, dst);
 	eu_set(src[0], "state_size", "4194304");
@@ -290,13 +294,8 @@ TEST_TIMEOUT(reinit_while_ack_in_flight, 120)
 	eu_set(dst[0], "timing/load_bw_kbps", "2048");
 	vfiomig_opts_init(&o);
 	o.max_rounds = 4;
-	struct poke p = { src[0], 500 };
-	ASSERT_EQ(0, pthread_create(&th, NULL, slow_save_then_reconfig, &p));
-	struct eu_result *r = eu_local(src, dst, 2, &o);
-	pthread_join(th, NULL);
-	ASSERT_EQ(0, r->src_ret);
-	ASSERT_EQ(0, r->dst_ret);
-	digests_equal(r, 2);
+	struct poke p = { src[0], 500, "2048" };
+	struct eu_result *r = migrate_with_reconfig(src, dst, &o, &p);
 	mt_log("dev0: %d reinit, %d requests, %d acks",
 	       eu_count(r->rep, "reinit", 0), eu_count(r->rep, "ack-request", 0),
 	       eu_count(r->rep, "ack", 0));

@@ -42,6 +42,8 @@ struct bench_stat {
 
 /* bench_stat_of() - median/min/max of @n values (sorts a copy). */
 struct bench_stat bench_stat_of(const double *v, int n);
+/* bench_print_row() - "label | median [min-max]" with @decimals digits. */
+void bench_print_row(const char *label, struct bench_stat s, int decimals);
 
 /*
  * bench_read_report() - fill @res from an engine JSON report.  0, or

@@ -137,10 +137,8 @@ int bench_datapath(const struct bench_cfg *cfg)
 	e = bench_stat_of(eng, cfg->reps);
 	printf("\nTable 3: stop-copy data path, %s profile, 64 MiB, MB/s, "
 	       "median [min-max] of %d\n", DATAPATH_PROFILE, cfg->reps);
-	printf("raw save-fd -> resume-fd copy | %.0f [%.0f-%.0f]\n", r.median,
-	       r.min, r.max);
-	printf("engine (vfio-migrate local)   | %.0f [%.0f-%.0f]\n", e.median,
-	       e.min, e.max);
+	bench_print_row("raw save-fd -> resume-fd copy", r, 0);
+	bench_print_row("engine (vfio-migrate local)", e, 0);
 	printf("engine / raw: %.2f (target >= 0.80)\n", e.median / r.median);
 	return bench_transition_overhead(cfg);
 }

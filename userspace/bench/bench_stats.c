@@ -2,6 +2,7 @@
 /* bench_stats.c - median, min and max of repeated measurements. */
 #include "bench.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,4 +29,10 @@ struct bench_stat bench_stat_of(const double *v, int n)
 	s.max = sorted[n - 1];
 	s.median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 	return s;
+}
+
+void bench_print_row(const char *label, struct bench_stat s, int decimals)
+{
+	printf("%-31s| %.*f [%.*f-%.*f]\n", label, decimals, s.median, decimals,
+	       s.min, decimals, s.max);
 }

@@ -109,10 +109,8 @@ int bench_transition_overhead(const struct bench_cfg *cfg)
 	l = bench_stat_of(lib, cfg->reps);
 	printf("\nper transition, tiny profile (RUNNING <-> RUNNING_P2P, %d "
 	       "pairs), us, median [min-max] of %d\n", PAIRS, cfg->reps);
-	printf("bare VFIO_DEVICE_FEATURE ioctl | %.1f [%.1f-%.1f]\n", b.median,
-	       b.min, b.max);
-	printf("vfiomig_device_set_arc()       | %.1f [%.1f-%.1f]\n", l.median,
-	       l.min, l.max);
+	bench_print_row("bare VFIO_DEVICE_FEATURE ioctl", b, 1);
+	bench_print_row("vfiomig_device_set_arc()", l, 1);
 	printf("engine overhead per transition: %+.1f us (%+.0f%%)\n",
 	       l.median - b.median, 100 * (l.median / b.median - 1));
 	return 0;
