@@ -16,9 +16,11 @@ TOP := $(CURDIR)
 BUILD := $(TOP)/build
 include ci/kernel.conf
 
-TEST_RELEASE := $(notdir $(lastword $(sort $(wildcard /lib/modules/$(KERNEL_SERIES).*-amd64))))
-TEST_KDIR := $(if $(TEST_RELEASE),/lib/modules/$(TEST_RELEASE)/build)
-RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+# Recursively expanded (=), not :=, and only ever expanded inside recipes:
+# on a fresh machine the test kernel appears when 'deps' has run, after make
+# parsed this file.
+TEST_KDIR = $(shell $(TOP)/ci/test-kernel --kdir)
+RUNNING_KDIR = /lib/modules/$(shell uname -r)/build
 KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(TEST_KDIR))
 VMTEST_ARGS ?=
 
@@ -49,7 +51,9 @@ deps:
 
 # Everything the VM runs is built for the test kernel.
 vm-build: deps
-	$(MAKE) all KDIR=$(TEST_KDIR)
+	@kdir=$$(ci/test-kernel --kdir) || { \
+		echo "make: no $(KERNEL_SERIES) test kernel headers after 'make deps'" >&2; exit 2; }; \
+	$(MAKE) all KDIR=$$kdir
 
 check: vm-build
 	@ci/check $(VMTEST_ARGS)
