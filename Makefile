@@ -23,8 +23,12 @@ TEST_KDIR = $(shell $(TOP)/ci/test-kernel --kdir)
 RUNNING_KDIR = /lib/modules/$(shell uname -r)/build
 KDIR ?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(TEST_KDIR))
 VMTEST_ARGS ?=
+# The QEMU the client tier (selftests/qemu) and the bench's QEMU rows drive:
+# empty = the one 'make deps' unpacked (ci/qemu-client).  Any build works,
+# e.g. QEMU=~/qemu/build/qemu-system-x86_64; QEMU=/bin/false skips the tier.
+QEMU ?=
 
-export TOP BUILD
+export TOP BUILD QEMU
 
 all: kmod userspace selftests
 

@@ -181,6 +181,8 @@ struct mockvf_resume {
 	unsigned long pend_size;
 	u64 end_digest;
 	u64 bytes;
+	u64 image_bytes;		/* DATA bytes of the first image */
+	unsigned int infos;		/* INFO records seen */
 	bool have_info;
 	bool complete;
 	bool disabled;
@@ -201,6 +203,10 @@ struct mockvf_dev {
 	struct mockvf_save *save;
 	struct mockvf_resume *resume;
 	u64 saved_digest;		/* carried by the last STOP_COPY stream */
+	/* of the last resume file: bytes accepted, and when its first image
+	 * had all its data (0: not yet); read locklessly by sysfs */
+	u64 resume_bytes;
+	u64 resume_image_ns;
 	bool precopy_v2;		/* opt-in of the current open */
 	bool reinit_capable;
 	bool opened;

@@ -85,6 +85,7 @@ static int resume_apply(struct mockvf_resume *rf)
 				rf->pend_phash[i] = zh;
 		}
 		rf->have_info = true;
+		rf->infos++;
 		break;
 	case MOCKVF_REC_DATA:
 		off = get_unaligned_le64(p);
@@ -94,6 +95,18 @@ static int resume_apply(struct mockvf_resume *rf)
 		mockvf_rehash(rf->pend, rf->pend_phash, off / MOCKVF_PAGE,
 			      (off + len - 8 - 1) / MOCKVF_PAGE -
 			      off / MOCKVF_PAGE + 1);
+		/*
+		 * A source sends its first image as runs covering each page
+		 * once before any dirty page: when they add up to the state
+		 * size, the destination holds the initial data, which is
+		 * what a switchover-ack waits for.
+		 */
+		if (rf->infos == 1 && rf->image_bytes < rf->pend_size) {
+			rf->image_bytes += len - 8;
+			if (rf->image_bytes >= rf->pend_size)
+				WRITE_ONCE(rf->mv->resume_image_ns,
+					   ktime_get_ns());
+		}
 		break;
 	case MOCKVF_REC_END:
 		if (get_unaligned_le64(p + 8) != rf->next_seq)
@@ -171,6 +184,7 @@ static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
 	if (ret && ret != -EFAULT)
 		rf->error = ret;
 	rf->bytes += done;
+	WRITE_ONCE(rf->mv->resume_bytes, rf->bytes);
 out:
 	mutex_unlock(&rf->lock);
 	return ret ? ret : done;
@@ -222,6 +236,8 @@ struct mockvf_resume *mockvf_resume_create(struct mockvf_dev *mv)
 	}
 	rf->filp = f;
 	stream_open(f->f_inode, f);
+	WRITE_ONCE(mv->resume_bytes, 0);
+	WRITE_ONCE(mv->resume_image_ns, 0);
 	get_device(&mv->vdev.device);
 	return rf;
 }

@@ -86,6 +86,22 @@ static ssize_t saved_digest_show(struct kobject *kobj,
 }
 MV_RO(saved_digest);
 
+static ssize_t resume_bytes_show(struct kobject *kobj,
+				 struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  READ_ONCE(kobj_mv(kobj)->resume_bytes));
+}
+MV_RO(resume_bytes);
+
+static ssize_t resume_image_ns_show(struct kobject *kobj,
+				    struct kobj_attribute *a, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  READ_ONCE(kobj_mv(kobj)->resume_image_ns));
+}
+MV_RO(resume_image_ns);
+
 static ssize_t state_size_show(struct kobject *kobj,
 			       struct kobj_attribute *a, char *buf)
 {
@@ -513,6 +529,8 @@ static struct attribute *mockvf_attrs[] = {
 	&state_attr.attr,
 	&digest_attr.attr,
 	&saved_digest_attr.attr,
+	&resume_bytes_attr.attr,
+	&resume_image_ns_attr.attr,
 	&state_size_attr.attr,
 	&dirty_rate_attr.attr,
 	&reconfig_interval_ms_attr.attr,

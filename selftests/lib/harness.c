@@ -209,7 +209,8 @@ static bool mt_selected(const char *name, char **only, int nonly)
 
 /*
  * A program may define mt_precheck() to refuse to run at all (bad device
- * list): it returns 0 to go on, non-zero with @why set to bail out.
+ * list): it returns 0 to go on, KSFT_SKIP with @why set to skip the whole
+ * program (what it needs is missing), anything else to bail out.
  */
 __attribute__((weak)) int mt_precheck(char *why, size_t len)
 {
@@ -247,7 +248,13 @@ int mt_main(int argc, char **argv)
 	{
 		char why[512] = "";
 
-		if (mt_precheck(why, sizeof(why))) {
+		int pre = mt_precheck(why, sizeof(why));
+
+		if (pre == KSFT_SKIP) {
+			printf("TAP version 13\n1..0 # SKIP %s\n", why);
+			return KSFT_SKIP;
+		}
+		if (pre) {
 			printf("TAP version 13\n1..0\nBail out! %s\n", why);
 			return KSFT_FAIL;
 		}
