@@ -74,7 +74,8 @@ install: all
 BENCH_ARGS ?=
 bench: vm-build
 	@mkdir -p $(BUILD)/bench
-	@ci/vmtest $(VMTEST_ARGS) --timeout 1200 --rwdir $(BUILD)/bench -- \
+	@VFIO_MIGTEST_QEMU=$${QEMU:-$$(ci/qemu-client)} \
+	ci/vmtest $(VMTEST_ARGS) --timeout 1800 --rwdir $(BUILD)/bench -- \
 		$(BUILD)/bin/vfio-migbench --out $(BUILD)/bench $(BENCH_ARGS)
 
 clean:

@@ -83,6 +83,8 @@ int bench_migrate(const struct bench_cfg *cfg, struct bench_devs *d,
 int bench_parallel(const struct bench_cfg *cfg);
 int bench_reinit(const struct bench_cfg *cfg);
 int bench_datapath(const struct bench_cfg *cfg);
+/* Table 1c: QEMU ($VFIO_MIGTEST_QEMU) beside the engine on cx7 devices. */
+int bench_qemu(const struct bench_cfg *cfg);
 /* Table 3, second half: libvfiomig vs the bare ioctl per transition. */
 int bench_transition_overhead(const struct bench_cfg *cfg);
 

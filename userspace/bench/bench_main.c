@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bench_main.c - vfio-migbench [--reps N] [--out DIR] [--quick]
- *                [--migrate PATH] [parallel|reinit|datapath|all]...
+ *                [--migrate PATH] [parallel|qemu|reinit|datapath|all]...
  *
  * Runs inside the VM (make bench does that), loads mockvf, and prints the
  * tables.  Exit 0 only if every migration succeeded with equal digests.
@@ -22,7 +22,7 @@
 
 static const char usage[] =
 	"usage: vfio-migbench [--reps N] [--out DIR] [--quick] [--migrate PATH]\n"
-	"                     [parallel|reinit|datapath|all]...\n";
+	"                     [parallel|qemu|reinit|datapath|all]...\n";
 
 int main(int argc, char **argv)
 {
@@ -96,13 +96,15 @@ int main(int argc, char **argv)
 		int r = 0;
 
 		if (!all && strcmp(what, "parallel") && strcmp(what, "reinit") &&
-		    strcmp(what, "datapath")) {
+		    strcmp(what, "datapath") && strcmp(what, "qemu")) {
 			fprintf(stderr, "vfio-migbench: unknown benchmark '%s'\n%s",
 				what, usage);
 			return 2;
 		}
 		if (all || !strcmp(what, "parallel"))
 			r |= bench_parallel(&cfg);
+		if (all || !strcmp(what, "qemu"))
+			r |= bench_qemu(&cfg);
 		if (all || !strcmp(what, "reinit"))
 			r |= bench_reinit(&cfg);
 		if (all || !strcmp(what, "datapath"))
