@@ -308,8 +308,11 @@ void mockvf_resume_disable(struct mockvf_resume *rf);
 
 /* mockvf_fw.c */
 extern unsigned int fw_max_concurrent;
+extern unsigned int fw_max_concurrent_save;
 bool mockvf_fw_get(const bool *cancel);
 void mockvf_fw_put(void);
+void mockvf_fw_get_save(void);
+void mockvf_fw_put_save(void);
 void mockvf_fw_wake(void);
 void mockvf_sleep_until(u64 deadline_ns, const bool *cancel);
 u64 mockvf_bw_ns(u64 bytes, u32 kbps);

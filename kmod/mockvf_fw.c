@@ -3,10 +3,15 @@
  * mockvf_fw.c - the firmware timing model.
  *
  * Every firmware command occupies one slot of a parent-wide pool
- * (fw_max_concurrent, 0 = unlimited) for its modelled duration.  The limit
- * can change at run time, so the pool is a counter under a spinlock with a
- * wait queue rather than a semaphore.  Latencies sleep (hrtimer based
- * usleep_range()), they never spin.
+ * (fw_max_concurrent, 0 = unlimited) for its modelled duration.  SAVE
+ * commands (save_start) also take a slot of a second, narrower pool
+ * (fw_max_concurrent_save, default 1): the ConnectX firmware serialises the
+ * state saves of its VFs, which is what makes parallel switchovers of
+ * several VFs cost more than one (the cx7 calibration in docs/mockvf.md).
+ * The save slot is always taken before the general one, so the two pools
+ * cannot deadlock.  Limits can change at run time, so each pool is a
+ * counter under a spinlock with a wait queue rather than a semaphore.
+ * Latencies sleep (hrtimer based usleep_range()), they never spin.
  */
 #include <linux/delay.h>
 #include <linux/ktime.h>
@@ -17,7 +22,9 @@
 #include "mockvf.h"
 
 unsigned int fw_max_concurrent;
+unsigned int fw_max_concurrent_save = 1;
 static unsigned int fw_active;
+static unsigned int fw_save_active;
 static DEFINE_SPINLOCK(fw_lock);
 static DECLARE_WAIT_QUEUE_HEAD(fw_wq);
 
@@ -33,11 +40,12 @@ const char *const mockvf_fw_names[MOCKVF_FW_NR] = {
 static int fw_max_set(const char *val, const struct kernel_param *kp)
 {
 	unsigned int v;
+
 	if (kstrtouint(val, 0, &v))
 		return -EINVAL;
 	if (v > 1024)
 		return -EINVAL;
-	WRITE_ONCE(fw_max_concurrent, v);
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
 	wake_up_all(&fw_wq);
 	return 0;
 }
@@ -49,6 +57,44 @@ static const struct kernel_param_ops fw_max_ops = {
 module_param_cb(fw_max_concurrent, &fw_max_ops, &fw_max_concurrent, 0644);
 MODULE_PARM_DESC(fw_max_concurrent,
 		 "firmware commands running at once, all devices (0 = unlimited)");
+module_param_cb(fw_max_concurrent_save, &fw_max_ops, &fw_max_concurrent_save,
+		0644);
+MODULE_PARM_DESC(fw_max_concurrent_save,
+		 "SAVE commands running at once, all devices (0 = unlimited, default 1)");
+
+static bool fw_save_try_get(void)
+{
+	unsigned int max = READ_ONCE(fw_max_concurrent_save);
+	bool ok = false;
+
+	spin_lock(&fw_lock);
+	if (!max || fw_save_active < max) {
+		fw_save_active++;
+		ok = true;
+	}
+	spin_unlock(&fw_lock);
+	return ok;
+}
+
+/**
+ * mockvf_fw_get_save() - take a SAVE slot, then a firmware slot.
+ *
+ * Release both with mockvf_fw_put_save().
+ */
+void mockvf_fw_get_save(void)
+{
+	wait_event_idle(fw_wq, fw_save_try_get());
+	mockvf_fw_get(NULL);
+}
+
+void mockvf_fw_put_save(void)
+{
+	spin_lock(&fw_lock);
+	fw_active--;
+	fw_save_active--;
+	spin_unlock(&fw_lock);
+	wake_up_all(&fw_wq);
+}
 
 static bool fw_try_get(void)
 {
@@ -142,9 +188,15 @@ int mockvf_fw_cmd(struct mockvf_dev *mv, enum mockvf_fw_cmd cmd, u64 extra_us)
 	lockdep_assert_held(&mv->state_mutex);
 	if (!us)
 		return 0;
-	mockvf_fw_get(NULL);
+	if (cmd == MOCKVF_FW_SAVE_START)
+		mockvf_fw_get_save();
+	else
+		mockvf_fw_get(NULL);
 	start = ktime_get_ns();
 	mockvf_sleep_until(start + us * NSEC_PER_USEC, NULL);
-	mockvf_fw_put();
+	if (cmd == MOCKVF_FW_SAVE_START)
+		mockvf_fw_put_save();
+	else
+		mockvf_fw_put();
 	return 0;
 }

@@ -135,11 +135,11 @@ static u64 mockvf_fw_save_start(struct mockvf_dev *mv, u64 extra_us)
 	u64 us = READ_ONCE(mv->timing.us[MOCKVF_FW_SAVE_START]) + extra_us;
 	u64 start, d;
 
-	mockvf_fw_get(NULL);
+	mockvf_fw_get_save();
 	start = ktime_get_ns();
 	d = mockvf_final_digest(mv);
 	mockvf_sleep_until(start + us * NSEC_PER_USEC, NULL);
-	mockvf_fw_put();
+	mockvf_fw_put_save();
 	return d;
 }
 

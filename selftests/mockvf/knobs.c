@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #define FW_PARAM "/sys/module/mockvf/parameters/fw_max_concurrent"
+#define FW_SAVE_PARAM "/sys/module/mockvf/parameters/fw_max_concurrent_save"
 
 static void expect_einval(const char *u, const char *attr, const char *val)
 {
@@ -43,7 +44,7 @@ TEST(read_only_files)
 		EXPECT_EQ(-EACCES, mockvf_attr_write(u, ro[i], "1"));
 	/* cx7 defaults: 8 MiB, calibrated latencies */
 	ASSERT_EQ(8 << 20, mvt_attr_u64(u, "state_size"));
-	ASSERT_EQ(87000, mvt_attr_u64(u, "timing/load_us"));
+	ASSERT_EQ(10000, mvt_attr_u64(u, "timing/load_us"));
 	ASSERT_EQ(1, mvt_attr_u64(u, "reinit_capable"));
 }
 
@@ -183,6 +184,25 @@ TEST(fw_max_concurrent_param)
 	close(fd);
 	ASSERT_EQ(3, atoi(buf));
 	ASSERT_EQ(0, write_path(FW_PARAM, "0"));
+}
+
+/* The SAVE pool: default 1 (the firmware serialises saves), 0..1024. */
+TEST(fw_max_concurrent_save_param)
+{
+	char buf[32] = "";
+	int fd;
+
+	mvt_require();
+	fd = open(FW_SAVE_PARAM, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	ASSERT_GT(read(fd, buf, sizeof(buf) - 1), 0);
+	close(fd);
+	ASSERT_EQ(1, atoi(buf));
+	EXPECT_EQ(-EINVAL, write_path(FW_SAVE_PARAM, "x"));
+	EXPECT_EQ(-EINVAL, write_path(FW_SAVE_PARAM, "1025"));
+	EXPECT_EQ(-EINVAL, write_path(FW_SAVE_PARAM, "-1"));
+	ASSERT_EQ(0, write_path(FW_SAVE_PARAM, "0"));
+	ASSERT_EQ(0, write_path(FW_SAVE_PARAM, "1"));
 }
 
 TEST_MAIN()
