@@ -12,6 +12,7 @@
 #ifndef MOCKVF_H
 #define MOCKVF_H
 
+#include <linux/bitops.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/mdev.h>
@@ -81,10 +82,29 @@ struct mockvf_timing {
 	u32 load_bw_kbps;
 };
 
+/*
+ * Fidelity knobs (sysfs <name>, see docs/mockvf.md "Fidelity"): a set bit
+ * keeps the mock's original behaviour, a clear bit behaves like
+ * mlx5_vfio_pci.  The cx7 profile clears them all.
+ */
+enum mockvf_compat {
+	MOCKVF_C_RESUME_STRICT,		/* commit at RESUMING->STOP if complete */
+	MOCKVF_C_LOAD_AT_STOP,		/* load_us paid by RESUMING->STOP */
+	MOCKVF_C_DATA_SIZE_LEFT,	/* MIG_DATA_SIZE = what is left */
+	MOCKVF_C_PRECOPY_INFO_EAGER,	/* PRECOPY_INFO never waits */
+	MOCKVF_C_PRECOPY_READ_WAIT,	/* PRE_COPY read waits for a SAVE */
+	MOCKVF_C_ERROR_ON_FAIL,		/* a failed step enters ERROR */
+	MOCKVF_C_RESET_KEEPS_STATE,	/* VFIO_DEVICE_RESET keeps the state */
+	MOCKVF_C_NR,
+};
+
+#define MOCKVF_C_ALL	(BIT(MOCKVF_C_NR) - 1)
+
 struct mockvf_profile {
 	const char *name;
 	u32 mig_flags;
 	unsigned long state_size;
+	unsigned long compat;		/* default mockvf_compat bits */
 	struct mockvf_timing timing;
 	struct mdev_type type;
 };
@@ -164,8 +184,10 @@ struct mockvf_save {
 /*
  * struct mockvf_resume - the resuming data_fd.
  *
- * write() parses records into @pend (a shadow of the device state); the
- * RESUMING->STOP arc ("load") commits it when the stream was complete.
+ * write() parses records into @pend (a shadow of the device state).  With
+ * @strict the RESUMING->STOP arc ("load") commits it when the stream was
+ * complete; otherwise (mlx5) each image is loaded by the write() that
+ * completes it and RESUMING->STOP only closes the file.
  */
 struct mockvf_resume {
 	struct mockvf_dev *mv;
@@ -181,8 +203,14 @@ struct mockvf_resume {
 	unsigned long pend_size;
 	u64 end_digest;
 	u64 bytes;
-	u64 image_bytes;		/* DATA bytes of the first image */
+	u64 img_fill;			/* DATA bytes of the current image */
 	unsigned int infos;		/* INFO records seen */
+	unsigned int nr_full;		/* full images completed in a write */
+	unsigned int nr_inc;		/* incremental records in a write */
+	bool first_done;		/* a write completed the first image */
+	bool strict;			/* MOCKVF_C_RESUME_STRICT at creation */
+	bool cost_in_write;		/* !MOCKVF_C_LOAD_AT_STOP at creation */
+	bool direct;			/* image loaded: DATA goes to the device */
 	bool have_info;
 	bool complete;
 	bool disabled;
@@ -207,6 +235,7 @@ struct mockvf_dev {
 	 * had all its data (0: not yet); read locklessly by sysfs */
 	u64 resume_bytes;
 	u64 resume_image_ns;
+	unsigned long compat;		/* mockvf_compat bits */
 	bool precopy_v2;		/* opt-in of the current open */
 	bool reinit_capable;
 	bool opened;
@@ -246,6 +275,12 @@ struct mockvf_dev {
 	struct eventfd_ctx *req_trigger;
 	struct mutex irq_lock;
 };
+
+static inline bool mockvf_compat(const struct mockvf_dev *mv,
+				 enum mockvf_compat bit)
+{
+	return test_bit(bit, &mv->compat);
+}
 
 static inline struct mockvf_dev *vdev_to_mv(struct vfio_device *vdev)
 {

@@ -376,16 +376,25 @@ void mockvf_save_disable(struct mockvf_save *sf)
 	cancel_work_sync(&sf->work);
 }
 
-/* MIG_DATA_SIZE: what STOP_COPY would still deliver.  state_mutex held. */
+/**
+ * mockvf_save_estimate() - VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.
+ * @mv: device
+ *
+ * Like mlx5vf_pci_get_data_size() (a firmware query of the full image
+ * size), the size of a full STOP_COPY stream in every state; with
+ * data_size_left, what STOP_COPY would still deliver.
+ * Context: state_mutex held.
+ * Return: bytes.
+ */
 u64 mockvf_save_estimate(struct mockvf_dev *mv)
 {
 	struct mockvf_save *sf = mv->save;
 	u64 end, left;
 
 	lockdep_assert_held(&mv->state_mutex);
-	if (!sf)
-		return mockvf_image_bytes(mv->state_size) + MOCKVF_HDR_SIZE +
-		       MOCKVF_END_LEN;
+	if (!sf || !mockvf_compat(mv, MOCKVF_C_DATA_SIZE_LEFT))
+		return mockvf_image_bytes(READ_ONCE(mv->state_size)) +
+		       MOCKVF_HDR_SIZE + MOCKVF_END_LEN;
 	spin_lock(&sf->lock);
 	end = max(sf->planned_end, sf->produced + sf->inflight);
 	left = end - sf->pos;
@@ -397,6 +406,21 @@ u64 mockvf_save_estimate(struct mockvf_dev *mv)
 }
 
 /* ---- file operations ---- */
+
+/*
+ * In PRE_COPY[_P2P], does a reader with nothing queued wait for the
+ * producer?  6.12's mlx5vf_save_read() returns -ENOMSG as soon as no
+ * buffer is queued, even with a SAVE in flight; 7.1 (and
+ * precopy_read_wait) waits for it.  Context: sf->lock held.
+ */
+static bool save_temp_end(struct mockvf_save *sf)
+{
+	lockdep_assert_held(&sf->lock);
+	if (sf->final)
+		return false;
+	return !sf->busy ||
+	       !mockvf_compat(sf->mv, MOCKVF_C_PRECOPY_READ_WAIT);
+}
 
 static ssize_t mockvf_save_read(struct file *filp, char __user *buf,
 				size_t len, loff_t *ppos)
@@ -461,7 +485,7 @@ static ssize_t mockvf_save_read(struct file *filp, char __user *buf,
 			spin_unlock(&sf->lock);
 			break;
 		}
-		if (!sf->busy && !sf->final) {
+		if (save_temp_end(sf)) {
 			/* temporary end of stream in PRE_COPY[_P2P] */
 			spin_unlock(&sf->lock);
 			ret = -ENOMSG;
@@ -498,10 +522,22 @@ static __poll_t mockvf_save_poll(struct file *filp,
 	if (sf->disabled || sf->error)
 		mask = EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP;
 	else if (!list_empty(&sf->chunks) || sf->complete ||
-		 (!sf->busy && !sf->final))
+		 save_temp_end(sf))
 		mask = EPOLLIN | EPOLLRDNORM;
 	spin_unlock(&sf->lock);
 	return mask;
+}
+
+/* No SAVE in flight for PRECOPY_INFO to wait for (see there). */
+static bool save_query_ready(struct mockvf_save *sf)
+{
+	bool ready;
+
+	spin_lock(&sf->lock);
+	ready = sf->disabled || !sf->busy ||
+		sf->produced - sf->pos >= MOCKVF_MAX_QUEUED;
+	spin_unlock(&sf->lock);
+	return ready;
 }
 
 static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
@@ -511,6 +547,7 @@ static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
 	struct mockvf_dev *mv = sf->mv;
 	struct vfio_precopy_info info;
 	unsigned long minsz, nd;
+	bool eager, past;
 	u64 end, from;
 	int ret = 0;
 
@@ -529,6 +566,19 @@ static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
 		ret = -EINVAL;
 		goto out;
 	}
+	eager = mockvf_compat(mv, MOCKVF_C_PRECOPY_INFO_EAGER);
+	/*
+	 * mlx5 queries the firmware in PRE_COPY, which first waits for an
+	 * in-flight SAVE (mlx5vf_cmd_query_vhca_migration_state()); not in
+	 * PRE_COPY_P2P.  Here a SAVE is a producer job: wait until it is
+	 * done or stalls on a full queue (which only a read drains).  The
+	 * producer never takes state_mutex.
+	 */
+	if (!eager && mv->state == VFIO_DEVICE_STATE_PRE_COPY &&
+	    wait_event_interruptible(sf->wq, save_query_ready(sf))) {
+		ret = -ERESTARTSYS;
+		goto out;
+	}
 	mutex_lock(&mv->data_lock);
 	nd = mv->nr_dirty;
 	spin_lock(&sf->lock);
@@ -542,12 +592,16 @@ static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
 	from = max(sf->pos, sf->initial_end);
 	info.dirty_bytes = (end > from ? end - from : 0) +
 			   mockvf_dirty_stream_bytes(nd);
+	/* mlx5 reports dirty bytes only once the initial data was read */
+	past = sf->pos >= sf->initial_end;
+	if (!eager && !past)
+		info.dirty_bytes = 0;
 	/*
 	 * Like mlx5: when the queue is drained and pages are dirty, the
 	 * query starts an incremental save (only while running).
 	 */
 	if (mv->state == VFIO_DEVICE_STATE_PRE_COPY && nd &&
-	    list_empty(&sf->chunks) && !sf->busy) {
+	    list_empty(&sf->chunks) && !sf->busy && (eager || past)) {
 		sf->need_dirty = true;
 		save_kick(sf);
 	}
