@@ -6,6 +6,12 @@
  * within 20% of the seed's ConnectX-7 numbers (497/758/1385 ms for 1/2/4
  * VFs); a parallel engine gets 4 devices in about the time of 1 when the
  * firmware is unlimited, and no gain when fw_max_concurrent=1.
+ *
+ * Mode relied on: load_at_stop=1 on the destinations.  The calibration
+ * below puts load_us on the downtime path at RESUMING->STOP; with mlx5's
+ * placement (the cx7 default, load inside the write() that completes the
+ * initial image) the load moves out of the downtime of a pre-copied
+ * device, which the cx7 calibration does not model yet (issue 15 item 7).
  */
 #include "harness.h"
 #include "vfio_dev.h"
@@ -52,6 +58,7 @@ static void rig_setup(struct rig *r, int n, const char *profile)
 	for (int i = 0; i < n; i++) {
 		mvt_create(profile, r->us[i]);
 		mvt_create(profile, r->ud[i]);
+		mvt_set(r->ud[i], "load_at_stop", "1");
 		r->m[i].src = mvt_open(r->us[i]);
 		r->m[i].dst = mvt_open(r->ud[i]);
 		r->m[i].precopy = 1;
