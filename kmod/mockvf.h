@@ -5,6 +5,8 @@
  * Lock order (outer first):
  *	mockvf_dev.state_mutex  migration state, files, knobs that need a state
  *	mockvf_dev.data_lock    device state buffer, dirty bitmap, reconfig
+ *	mockvf_dev.irq_lock     PCI face: config, BARs, eventfds (also
+ *	                        nests inside mockvf_resume.lock)
  *	mockvf_save.lock        save queue bookkeeping (spinlock)
  *	mockvf_dev.log_lock     transition log (spinlock)
  * mockvf_dev.reset_lock (spinlock) only nests the state_mutex trylock.
@@ -39,7 +41,9 @@
 #define MOCKVF_LOG_ENTRIES	4096
 #define MOCKVF_MAX_TIMING_US	10000000U
 #define MOCKVF_CFG_SIZE		256
-#define MOCKVF_BAR0_SIZE	4096
+#define MOCKVF_BAR0_SIZE	4096	/* registers, carried in the stream */
+#define MOCKVF_BAR2_SIZE	4096	/* MSI-X table and PBA */
+#define MOCKVF_MSIX_VECTORS	8
 
 /* Save stream records (all fields little endian), see docs/mockvf.md. */
 #define MOCKVF_REC_MAGIC	0x4656434dU	/* "MCVF" */
@@ -63,7 +67,8 @@ struct mockvf_rec_hdr {
 
 #define MOCKVF_HDR_SIZE		sizeof(struct mockvf_rec_hdr)
 #define MOCKVF_INFO_LEN		16
-#define MOCKVF_END_LEN		16
+#define MOCKVF_END_LEN_BARE	16	/* digest, count */
+#define MOCKVF_END_LEN		(16 + MOCKVF_BAR0_SIZE)	/* + BAR0 */
 
 /* Firmware commands of the timing model; also sysfs timing/<name>_us. */
 enum mockvf_fw_cmd {
@@ -95,10 +100,12 @@ enum mockvf_compat {
 	MOCKVF_C_PRECOPY_READ_WAIT,	/* PRE_COPY read waits for a SAVE */
 	MOCKVF_C_ERROR_ON_FAIL,		/* a failed step enters ERROR */
 	MOCKVF_C_RESET_KEEPS_STATE,	/* VFIO_DEVICE_RESET keeps the state */
+	MOCKVF_C_BARE_PCI,		/* no caps, no INTx/MSI-X, BAR0 not saved */
 	MOCKVF_C_NR,
 };
 
-#define MOCKVF_C_ALL	(BIT(MOCKVF_C_NR) - 1)
+/* The original behaviour of every mlx5 divergence (not the PCI face). */
+#define MOCKVF_C_ALL	(BIT(MOCKVF_C_BARE_PCI) - 1)
 
 struct mockvf_profile {
 	const char *name;
@@ -178,7 +185,9 @@ struct mockvf_save {
 	bool restart;		/* reconfig: abort the full image, start over */
 	bool reinit_report;
 	bool disabled;
+	bool with_bar0;		/* END carries BAR0 (not bare_pci) */
 	int error;
+	u8 *bar0;		/* BAR0 at the stop, for END */
 };
 
 /*
@@ -211,6 +220,8 @@ struct mockvf_resume {
 	bool strict;			/* MOCKVF_C_RESUME_STRICT at creation */
 	bool cost_in_write;		/* !MOCKVF_C_LOAD_AT_STOP at creation */
 	bool direct;			/* image loaded: DATA goes to the device */
+	bool have_bar0;			/* END carried BAR0 (@bar0) */
+	u8 *bar0;
 	bool have_info;
 	bool complete;
 	bool disabled;
@@ -269,10 +280,15 @@ struct mockvf_dev {
 	unsigned int log_head;		/* next slot */
 	unsigned int log_len;
 
-	/* PCI emulation */
+	/* PCI emulation (under irq_lock) */
 	u8 cfg[MOCKVF_CFG_SIZE];
+	u8 cfg_wmask[MOCKVF_CFG_SIZE];	/* writable bits (BARs aside) */
 	u8 bar0[MOCKVF_BAR0_SIZE];
+	u8 bar2[MOCKVF_BAR2_SIZE];
 	struct eventfd_ctx *req_trigger;
+	struct eventfd_ctx *intx_trigger;
+	struct eventfd_ctx *msix_trigger[MOCKVF_MSIX_VECTORS];
+	bool intx_masked;
 	struct mutex irq_lock;
 };
 
@@ -280,6 +296,13 @@ static inline bool mockvf_compat(const struct mockvf_dev *mv,
 				 enum mockvf_compat bit)
 {
 	return test_bit(bit, &mv->compat);
+}
+
+/* Payload bytes of the END record of this device's streams. */
+static inline size_t mockvf_end_len(const struct mockvf_dev *mv)
+{
+	return mockvf_compat(mv, MOCKVF_C_BARE_PCI) ? MOCKVF_END_LEN_BARE :
+						      MOCKVF_END_LEN;
 }
 
 static inline struct mockvf_dev *vdev_to_mv(struct vfio_device *vdev)
@@ -305,6 +328,8 @@ u64 mockvf_rand(u64 *rng);
 /* mockvf_pci.c */
 void mockvf_pci_init(struct mockvf_dev *mv);
 void mockvf_pci_reset(struct mockvf_dev *mv);
+void mockvf_pci_bar0_save(struct mockvf_dev *mv, u8 *buf);
+void mockvf_pci_bar0_load(struct mockvf_dev *mv, const u8 *buf);
 ssize_t mockvf_read(struct vfio_device *vdev, char __user *buf,
 		    size_t count, loff_t *ppos);
 ssize_t mockvf_write(struct vfio_device *vdev, const char __user *buf,

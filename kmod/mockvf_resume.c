@@ -43,7 +43,8 @@ static int resume_check_hdr(struct mockvf_resume *rf)
 	case MOCKVF_REC_END:
 		if (!rf->have_info)
 			return -EINVAL;
-		return len == MOCKVF_END_LEN ? 0 : -EINVAL;
+		return len == MOCKVF_END_LEN || len == MOCKVF_END_LEN_BARE ?
+		       0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
@@ -200,6 +201,16 @@ static int resume_apply(struct mockvf_resume *rf)
 			return -EINVAL;
 		rf->end_digest = get_unaligned_le64(p);
 		rf->complete = true;
+		if (len == MOCKVF_END_LEN) {
+			rf->bar0 = kmemdup(p + MOCKVF_END_LEN_BARE,
+					   MOCKVF_BAR0_SIZE, GFP_KERNEL);
+			if (!rf->bar0)
+				return -ENOMEM;
+			rf->have_bar0 = true;
+			/* mlx5: loaded with the last image, in write() */
+			if (!rf->strict)
+				mockvf_pci_bar0_load(rf->mv, rf->bar0);
+		}
 		break;
 	}
 	rf->next_seq++;
@@ -301,6 +312,7 @@ static int mockvf_resume_release(struct inode *inode, struct file *filp)
 	vfree(rf->pend);
 	vfree(rf->pend_phash);
 	kvfree(rf->payload);
+	kfree(rf->bar0);
 	mutex_destroy(&rf->lock);
 	kfree(rf);
 	return 0;
@@ -379,8 +391,11 @@ int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 		goto out;
 	}
 	ret = resume_commit(rf);
-	if (!ret)
-		*bytes = rf->bytes;
+	if (ret)
+		goto out;
+	if (rf->have_bar0)
+		mockvf_pci_bar0_load(mv, rf->bar0);
+	*bytes = rf->bytes;
 out:
 	mutex_unlock(&rf->lock);
 	return ret;

@@ -240,12 +240,15 @@ static int save_produce_end(struct mockvf_save *sf)
 	u8 *p;
 	int ret;
 
-	ret = save_begin_record(sf, MOCKVF_END_LEN, &ch);
+	ret = save_begin_record(sf, sf->with_bar0 ? MOCKVF_END_LEN :
+					MOCKVF_END_LEN_BARE, &ch);
 	if (ret)
 		return ret;
 	p = ch->data + MOCKVF_HDR_SIZE;
 	put_unaligned_le64(sf->final_digest, p);
 	put_unaligned_le64(sf->seq, p + 8);
+	if (sf->with_bar0)
+		memcpy(p + MOCKVF_END_LEN_BARE, sf->bar0, MOCKVF_BAR0_SIZE);
 	ret = save_queue(sf, ch, MOCKVF_REC_END);
 	if (ret)
 		return ret;
@@ -317,6 +320,8 @@ void mockvf_save_final(struct mockvf_save *sf, u64 digest)
 	unsigned long nd;
 
 	lockdep_assert_held(&mv->state_mutex);
+	if (sf->with_bar0)
+		mockvf_pci_bar0_save(mv, sf->bar0);	/* the device stopped */
 	mutex_lock(&mv->data_lock);
 	nd = mv->nr_dirty;
 	spin_lock(&sf->lock);
@@ -325,7 +330,7 @@ void mockvf_save_final(struct mockvf_save *sf, u64 digest)
 	sf->need_final = true;
 	sf->planned_end = max(sf->planned_end, sf->produced + sf->inflight) +
 			  mockvf_dirty_stream_bytes(nd) +
-			  MOCKVF_HDR_SIZE + MOCKVF_END_LEN;
+			  MOCKVF_HDR_SIZE + mockvf_end_len(mv);
 	save_kick(sf);
 	spin_unlock(&sf->lock);
 	mutex_unlock(&mv->data_lock);
@@ -394,13 +399,13 @@ u64 mockvf_save_estimate(struct mockvf_dev *mv)
 	lockdep_assert_held(&mv->state_mutex);
 	if (!sf || !mockvf_compat(mv, MOCKVF_C_DATA_SIZE_LEFT))
 		return mockvf_image_bytes(READ_ONCE(mv->state_size)) +
-		       MOCKVF_HDR_SIZE + MOCKVF_END_LEN;
+		       MOCKVF_HDR_SIZE + mockvf_end_len(mv);
 	spin_lock(&sf->lock);
 	end = max(sf->planned_end, sf->produced + sf->inflight);
 	left = end - sf->pos;
 	if (!sf->final)
 		left += mockvf_dirty_stream_bytes(READ_ONCE(mv->nr_dirty)) +
-			MOCKVF_HDR_SIZE + MOCKVF_END_LEN;
+			MOCKVF_HDR_SIZE + mockvf_end_len(mv);
 	spin_unlock(&sf->lock);
 	return left;
 }
@@ -629,6 +634,7 @@ static int mockvf_save_release(struct inode *inode, struct file *filp)
 		kvfree(ch);
 	put_device(&sf->mv->vdev.device);
 	mutex_destroy(&sf->read_lock);
+	kfree(sf->bar0);
 	kfree(sf);
 	return 0;
 }
@@ -663,6 +669,14 @@ struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 	if (!sf)
 		return ERR_PTR(-ENOMEM);
 	sf->mv = mv;
+	sf->with_bar0 = !mockvf_compat(mv, MOCKVF_C_BARE_PCI);
+	if (sf->with_bar0) {
+		sf->bar0 = kzalloc(MOCKVF_BAR0_SIZE, GFP_KERNEL);
+		if (!sf->bar0) {
+			kfree(sf);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
 	mutex_init(&sf->read_lock);
 	spin_lock_init(&sf->lock);
 	init_waitqueue_head(&sf->wq);
@@ -675,6 +689,7 @@ struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 		struct file *f = sf->filp;
 
 		mutex_destroy(&sf->read_lock);
+		kfree(sf->bar0);
 		kfree(sf);
 		return ERR_CAST(f);
 	}
@@ -697,7 +712,9 @@ struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 		sf->final = true;
 		sf->need_final = true;
 		sf->final_digest = digest;
-		sf->planned_end += MOCKVF_HDR_SIZE + MOCKVF_END_LEN;
+		sf->planned_end += MOCKVF_HDR_SIZE + mockvf_end_len(mv);
+		if (sf->with_bar0)
+			mockvf_pci_bar0_save(mv, sf->bar0);
 	} else {
 		sf->initial_end = sf->planned_end;
 	}

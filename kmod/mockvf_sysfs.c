@@ -288,6 +288,7 @@ enum mockvf_knob_busy {
 	MOCKVF_BUSY_RESUME,	/* a resuming data_fd is live */
 	MOCKVF_BUSY_SAVE,	/* a saving data_fd is live */
 	MOCKVF_BUSY_ERROR,	/* the device is in ERROR */
+	MOCKVF_BUSY_OPEN,	/* the device is open (its PCI face changes) */
 };
 
 struct mockvf_knob {
@@ -329,6 +330,9 @@ static ssize_t knob_store(struct kobject *kobj, struct kobj_attribute *a,
 	case MOCKVF_BUSY_ERROR:
 		busy = mv->state == VFIO_DEVICE_STATE_ERROR;
 		break;
+	case MOCKVF_BUSY_OPEN:
+		busy = mv->opened;
+		break;
 	default:
 		busy = false;
 	}
@@ -336,6 +340,11 @@ static ssize_t knob_store(struct kobject *kobj, struct kobj_attribute *a,
 		ret = -EBUSY;
 	} else {
 		assign_bit(k->bit, &mv->compat, v);
+		if (k->bit == MOCKVF_C_BARE_PCI) {
+			mutex_lock(&mv->irq_lock);
+			mockvf_pci_init(mv);
+			mutex_unlock(&mv->irq_lock);
+		}
 		ret = count;
 	}
 	mockvf_state_mutex_unlock(mv);
@@ -356,6 +365,7 @@ MV_KNOB(precopy_info_eager, MOCKVF_C_PRECOPY_INFO_EAGER, MOCKVF_BUSY_SAVE);
 MV_KNOB(precopy_read_wait, MOCKVF_C_PRECOPY_READ_WAIT, MOCKVF_BUSY_SAVE);
 MV_KNOB(error_on_fail, MOCKVF_C_ERROR_ON_FAIL, MOCKVF_BUSY_ERROR);
 MV_KNOB(reset_keeps_state, MOCKVF_C_RESET_KEEPS_STATE, MOCKVF_BUSY_NEVER);
+MV_KNOB(bare_pci, MOCKVF_C_BARE_PCI, MOCKVF_BUSY_OPEN);
 
 /* ---- faults ---- */
 
@@ -621,6 +631,7 @@ static struct attribute *mockvf_attrs[] = {
 	&knob_precopy_read_wait.attr.attr,
 	&knob_error_on_fail.attr.attr,
 	&knob_reset_keeps_state.attr.attr,
+	&knob_bare_pci.attr.attr,
 	NULL,
 };
 

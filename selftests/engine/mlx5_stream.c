@@ -150,7 +150,7 @@ static void converge(const char *dirty_rate, char *why, size_t len)
 	eu_set(src[0], "precopy_info_eager", "0");
 	eu_set(src[0], "dirty_rate", dirty_rate);
 	vfiomig_opts_init(&o);
-	o.threshold = image_bytes(1048576) + 40 + 65536;
+	o.threshold = image_bytes(1048576) + 24 + 16 + 4096 + 65536;
 	o.max_rounds = 30;
 	o.io_timeout_ms = 5000;
 	struct eu_result *r = eu_local(src, dst, 1, &o);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #define HDR 24
-#define END_BYTES (24 + 16)
+#define END_BYTES (24 + 16 + 4096)	/* digest, count, BAR0 */
 
 static const char *const knobs[] = {
 	"resume_strict", "load_at_stop", "data_size_left",
