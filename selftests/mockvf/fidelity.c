@@ -74,7 +74,7 @@ static void stopcopy_stream(const char *size, struct mbuf *b, char *digest)
 
 TEST(profile_defaults_and_bad_values)
 {
-	static const char *const bad[] = { "2", "-1", "x", "", "1 1" };
+	static const char *const bad[] = { "2", "-1", "x", "1 1", "01x" };
 	static const char *const other[] = { "tiny", "nopre", "nop2p" };
 	char u[MOCKVF_UUID_LEN];
 
