@@ -186,6 +186,7 @@ struct mockvf_save {
 	bool reinit_report;
 	bool disabled;
 	bool with_bar0;		/* END carries BAR0 (not bare_pci) */
+	bool first_done;	/* the first full image was produced */
 	int error;
 	u8 *bar0;		/* BAR0 at the stop, for END */
 };

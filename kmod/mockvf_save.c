@@ -276,6 +276,10 @@ static void mockvf_save_work(struct work_struct *work)
 			sf->restart = false;
 			spin_unlock(&sf->lock);
 			ret = save_produce_full(sf);
+			spin_lock(&sf->lock);
+			if (!ret && !sf->restart)
+				sf->first_done = true;
+			spin_unlock(&sf->lock);
 		} else if (sf->need_dirty || sf->need_final) {
 			fin = sf->need_final;
 			sf->need_dirty = false;
@@ -414,9 +418,11 @@ u64 mockvf_save_estimate(struct mockvf_dev *mv)
 
 /*
  * In PRE_COPY[_P2P], does a reader with nothing queued wait for the
- * producer?  6.12's mlx5vf_save_read() returns -ENOMSG as soon as no
- * buffer is queued, even with a SAVE in flight; 7.1 (and
- * precopy_read_wait) waits for it.  Context: sf->lock held.
+ * producer?  6.12's mlx5vf_save_read() waits for the initial SAVE only
+ * (the file reaches its PRE_COPY state when that completes); later, with
+ * no buffer queued, it returns -ENOMSG even while an incremental SAVE is
+ * in flight.  7.1 (and precopy_read_wait) waits for every SAVE.
+ * Context: sf->lock held.
  */
 static bool save_temp_end(struct mockvf_save *sf)
 {
@@ -424,7 +430,8 @@ static bool save_temp_end(struct mockvf_save *sf)
 	if (sf->final)
 		return false;
 	return !sf->busy ||
-	       !mockvf_compat(sf->mv, MOCKVF_C_PRECOPY_READ_WAIT);
+	       (sf->first_done &&
+		!mockvf_compat(sf->mv, MOCKVF_C_PRECOPY_READ_WAIT));
 }
 
 static ssize_t mockvf_save_read(struct file *filp, char __user *buf,
