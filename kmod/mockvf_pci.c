@@ -122,9 +122,6 @@ void mockvf_pci_bar0_load(struct mockvf_dev *mv, const u8 *buf)
 static void bar_write(struct mockvf_dev *mv, unsigned int off, u32 v,
 		      u32 size)
 {
-	/* a BAR that does not exist stays 0 */
-	if (!get_unaligned_le32(mv->cfg + off))
-		return;
 	v = (v & ~(size - 1)) | PCI_BASE_ADDRESS_SPACE_MEMORY;
 	put_unaligned_le32(v, mv->cfg + off);
 }
@@ -139,7 +136,10 @@ static void cfg_write(struct mockvf_dev *mv, unsigned int off, u8 *val,
 	if (off == PCI_BASE_ADDRESS_0 && count == 4) {
 		bar_write(mv, off, get_unaligned_le32(val), MOCKVF_BAR0_SIZE);
 	} else if (off == PCI_BASE_ADDRESS_2 && count == 4) {
-		bar_write(mv, off, get_unaligned_le32(val), MOCKVF_BAR2_SIZE);
+		/* BAR2 does not exist on the bare face: it stays 0 */
+		if (!mockvf_compat(mv, MOCKVF_C_BARE_PCI))
+			bar_write(mv, off, get_unaligned_le32(val),
+				  MOCKVF_BAR2_SIZE);
 	} else if (count == 1) {
 		m = mv->cfg_wmask[off];
 		mv->cfg[off] = (mv->cfg[off] & ~m) | (val[0] & m);
