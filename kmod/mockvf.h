@@ -93,14 +93,14 @@ struct mockvf_timing {
  * mlx5_vfio_pci.  The cx7 profile clears them all.
  */
 enum mockvf_compat {
-	MOCKVF_C_RESUME_STRICT,		/* commit at RESUMING->STOP if complete */
+	MOCKVF_C_RESUME_STRICT,		/* commit at RESUMING->STOP, if whole */
 	MOCKVF_C_LOAD_AT_STOP,		/* load_us paid by RESUMING->STOP */
 	MOCKVF_C_DATA_SIZE_LEFT,	/* MIG_DATA_SIZE = what is left */
 	MOCKVF_C_PRECOPY_INFO_EAGER,	/* PRECOPY_INFO never waits */
 	MOCKVF_C_PRECOPY_READ_WAIT,	/* PRE_COPY read waits for a SAVE */
 	MOCKVF_C_ERROR_ON_FAIL,		/* a failed step enters ERROR */
 	MOCKVF_C_RESET_KEEPS_STATE,	/* VFIO_DEVICE_RESET keeps the state */
-	MOCKVF_C_BARE_PCI,		/* no caps, no INTx/MSI-X, BAR0 not saved */
+	MOCKVF_C_BARE_PCI,		/* no caps/INTx/MSI-X, BAR0 not saved */
 	MOCKVF_C_NR,
 };
 
@@ -220,7 +220,7 @@ struct mockvf_resume {
 	bool first_done;		/* a write completed the first image */
 	bool strict;			/* MOCKVF_C_RESUME_STRICT at creation */
 	bool cost_in_write;		/* !MOCKVF_C_LOAD_AT_STOP at creation */
-	bool direct;			/* image loaded: DATA goes to the device */
+	bool direct;			/* image loaded: DATA to the device */
 	bool have_bar0;			/* END carried BAR0 (@bar0) */
 	u8 *bar0;
 	bool have_info;

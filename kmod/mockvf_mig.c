@@ -326,7 +326,8 @@ static struct file *mockvf_arc(struct mockvf_dev *mv, u32 cur, u32 next,
 		if (WARN_ON(!mv->resume))
 			return ERR_PTR(-EIO);
 		ret = mockvf_fw_load(mv, extra);
-		if (ret)	/* the file stays unless the step enters ERROR */
+		/* on failure the file stays unless the step enters ERROR */
+		if (ret)
 			return ERR_PTR(ret);
 		mockvf_disable_files(mv);
 		return NULL;

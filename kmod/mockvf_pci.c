@@ -381,7 +381,8 @@ static int mockvf_set_irqs(struct mockvf_dev *mv, unsigned long arg)
 
 	if (copy_from_user(&hdr, (void __user *)arg, minsz))
 		return -EFAULT;
-	nvec = hdr.index < VFIO_PCI_NUM_IRQS ? mockvf_irq_count(mv, hdr.index) : 0;
+	nvec = hdr.index < VFIO_PCI_NUM_IRQS ?
+	       mockvf_irq_count(mv, hdr.index) : 0;
 	ret = vfio_set_irqs_validate_and_prepare(&hdr, nvec,
 						 VFIO_PCI_NUM_IRQS,
 						 &data_size);
@@ -410,8 +411,9 @@ static int mockvf_set_irqs(struct mockvf_dev *mv, unsigned long arg)
 			ret = irq_trigger(mv, &mv->intx_trigger, 1, &hdr, data);
 		} else if ((hdr.flags & VFIO_IRQ_SET_DATA_EVENTFD)) {
 			ret = -EINVAL;	/* no irqfd masking here */
-		} else if (hdr.count && (!(hdr.flags & VFIO_IRQ_SET_DATA_BOOL) ||
-					 *(u8 *)data)) {
+		} else if (hdr.count &&
+			   (!(hdr.flags & VFIO_IRQ_SET_DATA_BOOL) ||
+			    *(u8 *)data)) {
 			mv->intx_masked = action == VFIO_IRQ_SET_ACTION_MASK;
 		}
 		break;

@@ -282,8 +282,8 @@ static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
 		ns = mockvf_bw_ns(loaded, bw);
 	if (rf->cost_in_write) {
 		nloads = rf->nr_full + (rf->nr_inc ? 1 : 0);
-		ns += (u64)nloads * READ_ONCE(rf->mv->timing.us[MOCKVF_FW_LOAD]) *
-		      NSEC_PER_USEC;
+		ns += (u64)nloads * NSEC_PER_USEC *
+		      READ_ONCE(rf->mv->timing.us[MOCKVF_FW_LOAD]);
 	}
 	rf->nr_full = 0;
 	rf->nr_inc = 0;
