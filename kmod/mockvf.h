@@ -5,6 +5,8 @@
  * Lock order (outer first):
  *	mockvf_dev.state_mutex  migration state, files, knobs that need a state
  *	mockvf_dev.data_lock    device state buffer, dirty bitmap, reconfig
+ *	mockvf_dev.irq_lock     PCI face: config, BARs, eventfds (also
+ *	                        nests inside mockvf_resume.lock)
  *	mockvf_save.lock        save queue bookkeeping (spinlock)
  *	mockvf_dev.log_lock     transition log (spinlock)
  * mockvf_dev.reset_lock (spinlock) only nests the state_mutex trylock.
@@ -12,6 +14,7 @@
 #ifndef MOCKVF_H
 #define MOCKVF_H
 
+#include <linux/bitops.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/mdev.h>
@@ -38,7 +41,9 @@
 #define MOCKVF_LOG_ENTRIES	4096
 #define MOCKVF_MAX_TIMING_US	10000000U
 #define MOCKVF_CFG_SIZE		256
-#define MOCKVF_BAR0_SIZE	4096
+#define MOCKVF_BAR0_SIZE	4096	/* registers, carried in the stream */
+#define MOCKVF_BAR2_SIZE	4096	/* MSI-X table and PBA */
+#define MOCKVF_MSIX_VECTORS	8
 
 /* Save stream records (all fields little endian), see docs/mockvf.md. */
 #define MOCKVF_REC_MAGIC	0x4656434dU	/* "MCVF" */
@@ -62,7 +67,8 @@ struct mockvf_rec_hdr {
 
 #define MOCKVF_HDR_SIZE		sizeof(struct mockvf_rec_hdr)
 #define MOCKVF_INFO_LEN		16
-#define MOCKVF_END_LEN		16
+#define MOCKVF_END_LEN_BARE	16	/* digest, count */
+#define MOCKVF_END_LEN		(16 + MOCKVF_BAR0_SIZE)	/* + BAR0 */
 
 /* Firmware commands of the timing model; also sysfs timing/<name>_us. */
 enum mockvf_fw_cmd {
@@ -81,10 +87,31 @@ struct mockvf_timing {
 	u32 load_bw_kbps;
 };
 
+/*
+ * Fidelity knobs (sysfs <name>, see docs/mockvf.md "Fidelity"): a set bit
+ * keeps the mock's original behaviour, a clear bit behaves like
+ * mlx5_vfio_pci.  The cx7 profile clears them all.
+ */
+enum mockvf_compat {
+	MOCKVF_C_RESUME_STRICT,		/* commit at RESUMING->STOP, if whole */
+	MOCKVF_C_LOAD_AT_STOP,		/* load_us paid by RESUMING->STOP */
+	MOCKVF_C_DATA_SIZE_LEFT,	/* MIG_DATA_SIZE = what is left */
+	MOCKVF_C_PRECOPY_INFO_EAGER,	/* PRECOPY_INFO never waits */
+	MOCKVF_C_PRECOPY_READ_WAIT,	/* PRE_COPY read waits for a SAVE */
+	MOCKVF_C_ERROR_ON_FAIL,		/* a failed step enters ERROR */
+	MOCKVF_C_RESET_KEEPS_STATE,	/* VFIO_DEVICE_RESET keeps the state */
+	MOCKVF_C_BARE_PCI,		/* no caps/INTx/MSI-X, BAR0 not saved */
+	MOCKVF_C_NR,
+};
+
+/* The original behaviour of every mlx5 divergence (not the PCI face). */
+#define MOCKVF_C_ALL	(BIT(MOCKVF_C_BARE_PCI) - 1)
+
 struct mockvf_profile {
 	const char *name;
 	u32 mig_flags;
 	unsigned long state_size;
+	unsigned long compat;		/* default mockvf_compat bits */
 	struct mockvf_timing timing;
 	struct mdev_type type;
 };
@@ -158,14 +185,19 @@ struct mockvf_save {
 	bool restart;		/* reconfig: abort the full image, start over */
 	bool reinit_report;
 	bool disabled;
+	bool with_bar0;		/* END carries BAR0 (not bare_pci) */
+	bool first_done;	/* the first full image was produced */
 	int error;
+	u8 *bar0;		/* BAR0 at the stop, for END */
 };
 
 /*
  * struct mockvf_resume - the resuming data_fd.
  *
- * write() parses records into @pend (a shadow of the device state); the
- * RESUMING->STOP arc ("load") commits it when the stream was complete.
+ * write() parses records into @pend (a shadow of the device state).  With
+ * @strict the RESUMING->STOP arc ("load") commits it when the stream was
+ * complete; otherwise (mlx5) each image is loaded by the write() that
+ * completes it and RESUMING->STOP only closes the file.
  */
 struct mockvf_resume {
 	struct mockvf_dev *mv;
@@ -181,8 +213,16 @@ struct mockvf_resume {
 	unsigned long pend_size;
 	u64 end_digest;
 	u64 bytes;
-	u64 image_bytes;		/* DATA bytes of the first image */
+	u64 img_fill;			/* DATA bytes of the current image */
 	unsigned int infos;		/* INFO records seen */
+	unsigned int nr_full;		/* full images completed in a write */
+	unsigned int nr_inc;		/* incremental records in a write */
+	bool first_done;		/* a write completed the first image */
+	bool strict;			/* MOCKVF_C_RESUME_STRICT at creation */
+	bool cost_in_write;		/* !MOCKVF_C_LOAD_AT_STOP at creation */
+	bool direct;			/* image loaded: DATA to the device */
+	bool have_bar0;			/* END carried BAR0 (@bar0) */
+	u8 *bar0;
 	bool have_info;
 	bool complete;
 	bool disabled;
@@ -207,6 +247,7 @@ struct mockvf_dev {
 	 * had all its data (0: not yet); read locklessly by sysfs */
 	u64 resume_bytes;
 	u64 resume_image_ns;
+	unsigned long compat;		/* mockvf_compat bits */
 	bool precopy_v2;		/* opt-in of the current open */
 	bool reinit_capable;
 	bool opened;
@@ -240,12 +281,30 @@ struct mockvf_dev {
 	unsigned int log_head;		/* next slot */
 	unsigned int log_len;
 
-	/* PCI emulation */
+	/* PCI emulation (under irq_lock) */
 	u8 cfg[MOCKVF_CFG_SIZE];
+	u8 cfg_wmask[MOCKVF_CFG_SIZE];	/* writable bits (BARs aside) */
 	u8 bar0[MOCKVF_BAR0_SIZE];
+	u8 bar2[MOCKVF_BAR2_SIZE];
 	struct eventfd_ctx *req_trigger;
+	struct eventfd_ctx *intx_trigger;
+	struct eventfd_ctx *msix_trigger[MOCKVF_MSIX_VECTORS];
+	bool intx_masked;
 	struct mutex irq_lock;
 };
+
+static inline bool mockvf_compat(const struct mockvf_dev *mv,
+				 enum mockvf_compat bit)
+{
+	return test_bit(bit, &mv->compat);
+}
+
+/* Payload bytes of the END record of this device's streams. */
+static inline size_t mockvf_end_len(const struct mockvf_dev *mv)
+{
+	return mockvf_compat(mv, MOCKVF_C_BARE_PCI) ? MOCKVF_END_LEN_BARE :
+						      MOCKVF_END_LEN;
+}
 
 static inline struct mockvf_dev *vdev_to_mv(struct vfio_device *vdev)
 {
@@ -270,6 +329,8 @@ u64 mockvf_rand(u64 *rng);
 /* mockvf_pci.c */
 void mockvf_pci_init(struct mockvf_dev *mv);
 void mockvf_pci_reset(struct mockvf_dev *mv);
+void mockvf_pci_bar0_save(struct mockvf_dev *mv, u8 *buf);
+void mockvf_pci_bar0_load(struct mockvf_dev *mv, const u8 *buf);
 ssize_t mockvf_read(struct vfio_device *vdev, char __user *buf,
 		    size_t count, loff_t *ppos);
 ssize_t mockvf_write(struct vfio_device *vdev, const char __user *buf,

@@ -58,20 +58,24 @@ static struct mockvf_profile mockvf_profiles[] = {
 		.name = "tiny",
 		.mig_flags = MIG_ALL,
 		.state_size = 4 * MOCKVF_PAGE,
+		.compat = MOCKVF_C_ALL,
 	}, {
 		.name = "cx7",
 		.mig_flags = MIG_ALL,
 		.state_size = 8UL << 20,
+		.compat = 0,		/* mlx5_vfio_pci's behaviour */
 		.timing = CX7_TIMING,
 	}, {
 		.name = "nopre",
 		.mig_flags = VFIO_MIGRATION_STOP_COPY | VFIO_MIGRATION_P2P,
 		.state_size = 4 * MOCKVF_PAGE,
+		.compat = MOCKVF_C_ALL,
 	}, {
 		.name = "nop2p",
 		.mig_flags = VFIO_MIGRATION_STOP_COPY |
 			     VFIO_MIGRATION_PRE_COPY,
 		.state_size = 4 * MOCKVF_PAGE,
+		.compat = MOCKVF_C_ALL,
 	},
 };
 
@@ -213,6 +217,7 @@ static int mockvf_init_dev(struct vfio_device *vdev)
 	mv->state = VFIO_DEVICE_STATE_RUNNING;
 	mv->running = true;
 	mv->timing = prof->timing;
+	mv->compat = prof->compat;
 	mv->reinit_capable = !!(prof->mig_flags & VFIO_MIGRATION_PRE_COPY);
 	mv->faults.corrupt_at = U64_MAX;
 	mv->faults.truncate_at = U64_MAX;

@@ -64,6 +64,24 @@ void mockvf_disable_files(struct mockvf_dev *mv)
 	}
 }
 
+/*
+ * mockvf_flr_state() - a function level reset loses the device state (as
+ * on a ConnectX VF): it comes back re-randomised, not zeroed, so two
+ * devices still never hold the same state.  Context: state_mutex held,
+ * no data_fd left.
+ */
+static void mockvf_flr_state(struct mockvf_dev *mv)
+{
+	lockdep_assert_held(&mv->state_mutex);
+	mutex_lock(&mv->data_lock);
+	mockvf_fill(mv->data, mv->state_size, &mv->rng);
+	mockvf_rehash(mv->data, mv->phash, 0, mv->state_size / MOCKVF_PAGE);
+	bitmap_zero(mv->dirty, mv->state_size / MOCKVF_PAGE);
+	mv->nr_dirty = 0;
+	mv->gen = 0;
+	mutex_unlock(&mv->data_lock);
+}
+
 static void mockvf_do_reset(struct mockvf_dev *mv)
 {
 	u64 now = ktime_get_ns();
@@ -71,6 +89,8 @@ static void mockvf_do_reset(struct mockvf_dev *mv)
 
 	lockdep_assert_held(&mv->state_mutex);
 	mockvf_disable_files(mv);
+	if (!mockvf_compat(mv, MOCKVF_C_RESET_KEEPS_STATE))
+		mockvf_flr_state(mv);
 	mv->state = S(RUNNING);
 	mockvf_set_running(mv, true);
 	mockvf_pci_reset(mv);
@@ -143,15 +163,26 @@ static u64 mockvf_fw_save_start(struct mockvf_dev *mv, u64 extra_us)
 	return d;
 }
 
+/*
+ * RESUMING->STOP.  Strict resume: validate and commit the stream here.
+ * load_at_stop: the fixed load_us is paid here (otherwise write() paid
+ * it per image, as mlx5 does, and only a delay fault costs time here).
+ */
 static int mockvf_fw_load(struct mockvf_dev *mv, u64 extra_us)
 {
-	u64 us = READ_ONCE(mv->timing.us[MOCKVF_FW_LOAD]) + extra_us;
-	u64 start, bytes = 0;
-	int ret;
+	struct mockvf_resume *rf = mv->resume;
+	u64 us = extra_us, start, bytes = 0;
+	int ret = 0;
 
+	lockdep_assert_held(&mv->state_mutex);
+	if (!rf->cost_in_write)
+		us += READ_ONCE(mv->timing.us[MOCKVF_FW_LOAD]);
+	if (!us && !rf->strict)
+		return 0;
 	mockvf_fw_get(NULL);
 	start = ktime_get_ns();
-	ret = mockvf_resume_load(mv->resume, &bytes);
+	if (rf->strict)
+		ret = mockvf_resume_load(rf, &bytes);
 	/* the data itself was loaded (and paid for) as it was written */
 	if (!ret)
 		mockvf_sleep_until(start + us * NSEC_PER_USEC, NULL);
@@ -295,8 +326,11 @@ static struct file *mockvf_arc(struct mockvf_dev *mv, u32 cur, u32 next,
 		if (WARN_ON(!mv->resume))
 			return ERR_PTR(-EIO);
 		ret = mockvf_fw_load(mv, extra);
+		/* on failure the file stays unless the step enters ERROR */
+		if (ret)
+			return ERR_PTR(ret);
 		mockvf_disable_files(mv);
-		return ret ? ERR_PTR(ret) : NULL;
+		return NULL;
 	}
 	f = ERR_PTR(-EINVAL);
 	return f;
@@ -304,8 +338,10 @@ static struct file *mockvf_arc(struct mockvf_dev *mv, u32 cur, u32 next,
 
 /*
  * One logged step: injected faults first, then the arc.  A failed step
- * puts the device in ERROR (files disabled), which only VFIO_DEVICE_RESET
- * leaves.
+ * leaves the device in the state it was in, with its files, as mlx5 does
+ * (mlx5vf_pci_set_device_state() keeps the last state reached); with
+ * error_on_fail it enters ERROR instead (files disabled), which only
+ * VFIO_DEVICE_RESET leaves.
  */
 static struct file *mockvf_step(struct mockvf_dev *mv, u32 next)
 {
@@ -333,9 +369,11 @@ static struct file *mockvf_step(struct mockvf_dev *mv, u32 next)
 
 	if (IS_ERR(res)) {
 		ret = PTR_ERR(res);
-		mockvf_disable_files(mv);
-		mockvf_set_running(mv, false);
-		mv->state = S(ERROR);
+		if (mockvf_compat(mv, MOCKVF_C_ERROR_ON_FAIL)) {
+			mockvf_disable_files(mv);
+			mockvf_set_running(mv, false);
+			mv->state = S(ERROR);
+		}
 	} else {
 		mv->state = next;
 		if (mv->save && res == mv->save->filp) {

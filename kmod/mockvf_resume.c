@@ -5,9 +5,13 @@
  * Every record is checked (magic, version, type, sequence, length cap,
  * checksum, bounds) as soon as it is complete; the first bad byte poisons
  * the file (-EINVAL, then and for every later write).  Data lands in a
- * shadow buffer; RESUMING->STOP commits it only when the END record was
- * seen and the digest it carries matches, so a truncated stream is
- * detected there and the device keeps its old state.
+ * shadow buffer.  Strict (the mock's original contract): RESUMING->STOP
+ * commits it only when the END record was seen and the digest it carries
+ * matches, so a truncated stream is detected there and the device keeps
+ * its old state.  mlx5 (mlx5vf_resume_write()): the write() that completes
+ * a full image loads it into the device, later records of dirty pages go
+ * straight to the device, and RESUMING->STOP only closes the file, so a
+ * truncated stream leaves a partly loaded device.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -39,10 +43,68 @@ static int resume_check_hdr(struct mockvf_resume *rf)
 	case MOCKVF_REC_END:
 		if (!rf->have_info)
 			return -EINVAL;
-		return len == MOCKVF_END_LEN ? 0 : -EINVAL;
+		return len == MOCKVF_END_LEN || len == MOCKVF_END_LEN_BARE ?
+		       0 : -EINVAL;
 	default:
 		return -EINVAL;
 	}
+}
+
+/**
+ * resume_commit() - make the shadow image the device state (a LOAD).
+ * @rf: resume file
+ *
+ * The device's old buffers become the shadow (reused by a later INFO of
+ * the same size, freed with the file).
+ * Context: rf->lock held; the device is in RESUMING (no workload, no save).
+ * Return: 0 or -ENOMEM.
+ */
+static int resume_commit(struct mockvf_resume *rf)
+{
+	struct mockvf_dev *mv = rf->mv;
+	unsigned long *dirty, old_size;
+	u64 *old_phash;
+	void *old;
+
+	lockdep_assert_held(&rf->lock);
+	dirty = bitmap_zalloc(rf->pend_size / MOCKVF_PAGE, GFP_KERNEL);
+	if (!dirty)
+		return -ENOMEM;
+	mutex_lock(&mv->data_lock);
+	old = mv->data;
+	old_phash = mv->phash;
+	old_size = mv->state_size;
+	mv->data = rf->pend;
+	mv->phash = rf->pend_phash;
+	WRITE_ONCE(mv->state_size, rf->pend_size);
+	bitmap_free(mv->dirty);
+	mv->dirty = dirty;
+	mv->nr_dirty = 0;
+	mutex_unlock(&mv->data_lock);
+	rf->pend = old;
+	rf->pend_phash = old_phash;
+	rf->pend_size = old_size;
+	return 0;
+}
+
+/* mlx5 mode, after the first load: a DATA record is an image of its own. */
+static int resume_apply_direct(struct mockvf_resume *rf, u64 off,
+			       const u8 *p, size_t n)
+{
+	struct mockvf_dev *mv = rf->mv;
+	int ret = 0;
+
+	mutex_lock(&mv->data_lock);
+	if (off >= mv->state_size || n > mv->state_size - off) {
+		ret = -EINVAL;
+	} else {
+		memcpy(mv->data + off, p, n);
+		mockvf_rehash(mv->data, mv->phash, off / MOCKVF_PAGE,
+			      (off + n - 1) / MOCKVF_PAGE - off / MOCKVF_PAGE +
+			      1);
+	}
+	mutex_unlock(&mv->data_lock);
+	return ret;
 }
 
 static int resume_apply(struct mockvf_resume *rf)
@@ -65,6 +127,8 @@ static int resume_apply(struct mockvf_resume *rf)
 		if (!size || size > MOCKVF_MAX_STATE_SIZE ||
 		    size % MOCKVF_PAGE)
 			return -EINVAL;
+		rf->img_fill = 0;
+		rf->direct = false;
 		if (rf->pend && rf->pend_size != size) {
 			vfree(rf->pend);
 			vfree(rf->pend_phash);
@@ -89,23 +153,47 @@ static int resume_apply(struct mockvf_resume *rf)
 		break;
 	case MOCKVF_REC_DATA:
 		off = get_unaligned_le64(p);
+		if (rf->direct) {
+			int ret = resume_apply_direct(rf, off, p + 8, len - 8);
+
+			if (ret)
+				return ret;
+			rf->nr_inc++;
+			break;
+		}
 		if (off >= rf->pend_size || len - 8 > rf->pend_size - off)
 			return -EINVAL;
 		memcpy(rf->pend + off, p + 8, len - 8);
 		mockvf_rehash(rf->pend, rf->pend_phash, off / MOCKVF_PAGE,
 			      (off + len - 8 - 1) / MOCKVF_PAGE -
 			      off / MOCKVF_PAGE + 1);
+		if (rf->img_fill >= rf->pend_size) {
+			rf->nr_inc++;	/* strict: a dirty page run */
+			break;
+		}
 		/*
-		 * A source sends its first image as runs covering each page
-		 * once before any dirty page: when they add up to the state
-		 * size, the destination holds the initial data, which is
-		 * what a switchover-ack waits for.
+		 * A source sends a full image as runs covering each page once
+		 * before any dirty page: when they add up to the state size,
+		 * the image is complete.  The first one is the initial data a
+		 * switchover-ack waits for.
 		 */
-		if (rf->infos == 1 && rf->image_bytes < rf->pend_size) {
-			rf->image_bytes += len - 8;
-			if (rf->image_bytes >= rf->pend_size)
+		rf->img_fill += len - 8;
+		if (rf->img_fill < rf->pend_size)
+			break;
+		rf->nr_full++;
+		if (rf->infos == 1) {
+			if (rf->cost_in_write)
+				rf->first_done = true;	/* after the LOAD */
+			else
 				WRITE_ONCE(rf->mv->resume_image_ns,
 					   ktime_get_ns());
+		}
+		if (!rf->strict) {
+			int ret = resume_commit(rf);
+
+			if (ret)
+				return ret;
+			rf->direct = true;
 		}
 		break;
 	case MOCKVF_REC_END:
@@ -113,6 +201,16 @@ static int resume_apply(struct mockvf_resume *rf)
 			return -EINVAL;
 		rf->end_digest = get_unaligned_le64(p);
 		rf->complete = true;
+		if (len == MOCKVF_END_LEN) {
+			rf->bar0 = kmemdup(p + MOCKVF_END_LEN_BARE,
+					   MOCKVF_BAR0_SIZE, GFP_KERNEL);
+			if (!rf->bar0)
+				return -ENOMEM;
+			rf->have_bar0 = true;
+			/* mlx5: loaded with the last image, in write() */
+			if (!rf->strict)
+				mockvf_pci_bar0_load(rf->mv, rf->bar0);
+		}
 		break;
 	}
 	rf->next_seq++;
@@ -124,7 +222,8 @@ static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
 {
 	struct mockvf_resume *rf = filp->private_data;
 	size_t done = 0, n, want;
-	u64 t0 = ktime_get_ns(), loaded = 0;
+	u64 t0 = ktime_get_ns(), loaded = 0, ns = 0;
+	unsigned int nloads;
 	u32 bw;
 	int ret = 0;
 
@@ -175,11 +274,26 @@ static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
 	/*
 	 * Like mlx5's LOAD per image inside write(): complete records are
 	 * loaded at load_bw_kbps, one firmware command per write() call.
+	 * Unless load_at_stop, each full image completed here and the dirty
+	 * page runs of this call (one image on mlx5) also cost load_us.
 	 */
 	bw = READ_ONCE(rf->mv->timing.load_bw_kbps);
-	if (loaded && bw && mockvf_fw_get(&rf->disabled)) {
-		mockvf_sleep_until(t0 + mockvf_bw_ns(loaded, bw), &rf->disabled);
+	if (loaded && bw)
+		ns = mockvf_bw_ns(loaded, bw);
+	if (rf->cost_in_write) {
+		nloads = rf->nr_full + (rf->nr_inc ? 1 : 0);
+		ns += (u64)nloads * NSEC_PER_USEC *
+		      READ_ONCE(rf->mv->timing.us[MOCKVF_FW_LOAD]);
+	}
+	rf->nr_full = 0;
+	rf->nr_inc = 0;
+	if (ns && mockvf_fw_get(&rf->disabled)) {
+		mockvf_sleep_until(t0 + ns, &rf->disabled);
 		mockvf_fw_put();
+	}
+	if (rf->first_done) {
+		rf->first_done = false;
+		WRITE_ONCE(rf->mv->resume_image_ns, ktime_get_ns());
 	}
 	if (ret && ret != -EFAULT)
 		rf->error = ret;
@@ -198,6 +312,7 @@ static int mockvf_resume_release(struct inode *inode, struct file *filp)
 	vfree(rf->pend);
 	vfree(rf->pend_phash);
 	kvfree(rf->payload);
+	kfree(rf->bar0);
 	mutex_destroy(&rf->lock);
 	kfree(rf);
 	return 0;
@@ -225,6 +340,8 @@ struct mockvf_resume *mockvf_resume_create(struct mockvf_dev *mv)
 		return ERR_PTR(-ENOMEM);
 	}
 	rf->mv = mv;
+	rf->strict = mockvf_compat(mv, MOCKVF_C_RESUME_STRICT);
+	rf->cost_in_write = !mockvf_compat(mv, MOCKVF_C_LOAD_AT_STOP);
 	mutex_init(&rf->lock);
 	f = anon_inode_getfile("mockvf_resume", &mockvf_resume_fops, rf,
 			       O_WRONLY);
@@ -243,7 +360,8 @@ struct mockvf_resume *mockvf_resume_create(struct mockvf_dev *mv)
 }
 
 /**
- * mockvf_resume_load() - RESUMING->STOP: commit a complete stream.
+ * mockvf_resume_load() - RESUMING->STOP of a strict resume: commit a
+ * complete stream.
  * @rf: resume file
  * @bytes: set to the stream length (for the load bandwidth model)
  *
@@ -256,9 +374,6 @@ struct mockvf_resume *mockvf_resume_create(struct mockvf_dev *mv)
 int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 {
 	struct mockvf_dev *mv = rf->mv;
-	unsigned long *dirty;
-	u64 *old_phash;
-	void *old;
 	int ret = 0;
 
 	lockdep_assert_held(&mv->state_mutex);
@@ -275,23 +390,11 @@ int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 		ret = -EINVAL;
 		goto out;
 	}
-	dirty = bitmap_zalloc(rf->pend_size / MOCKVF_PAGE, GFP_KERNEL);
-	if (!dirty) {
-		ret = -ENOMEM;
+	ret = resume_commit(rf);
+	if (ret)
 		goto out;
-	}
-	mutex_lock(&mv->data_lock);
-	old = mv->data;
-	mv->data = rf->pend;
-	old_phash = mv->phash;
-	mv->phash = rf->pend_phash;
-	mv->state_size = rf->pend_size;
-	bitmap_free(mv->dirty);
-	mv->dirty = dirty;
-	mv->nr_dirty = 0;
-	mutex_unlock(&mv->data_lock);
-	rf->pend = old;		/* freed with the file */
-	rf->pend_phash = old_phash;
+	if (rf->have_bar0)
+		mockvf_pci_bar0_load(mv, rf->bar0);
 	*bytes = rf->bytes;
 out:
 	mutex_unlock(&rf->lock);

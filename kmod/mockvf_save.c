@@ -240,12 +240,15 @@ static int save_produce_end(struct mockvf_save *sf)
 	u8 *p;
 	int ret;
 
-	ret = save_begin_record(sf, MOCKVF_END_LEN, &ch);
+	ret = save_begin_record(sf, sf->with_bar0 ? MOCKVF_END_LEN :
+					MOCKVF_END_LEN_BARE, &ch);
 	if (ret)
 		return ret;
 	p = ch->data + MOCKVF_HDR_SIZE;
 	put_unaligned_le64(sf->final_digest, p);
 	put_unaligned_le64(sf->seq, p + 8);
+	if (sf->with_bar0)
+		memcpy(p + MOCKVF_END_LEN_BARE, sf->bar0, MOCKVF_BAR0_SIZE);
 	ret = save_queue(sf, ch, MOCKVF_REC_END);
 	if (ret)
 		return ret;
@@ -273,6 +276,10 @@ static void mockvf_save_work(struct work_struct *work)
 			sf->restart = false;
 			spin_unlock(&sf->lock);
 			ret = save_produce_full(sf);
+			spin_lock(&sf->lock);
+			if (!ret && !sf->restart)
+				sf->first_done = true;
+			spin_unlock(&sf->lock);
 		} else if (sf->need_dirty || sf->need_final) {
 			fin = sf->need_final;
 			sf->need_dirty = false;
@@ -317,6 +324,8 @@ void mockvf_save_final(struct mockvf_save *sf, u64 digest)
 	unsigned long nd;
 
 	lockdep_assert_held(&mv->state_mutex);
+	if (sf->with_bar0)
+		mockvf_pci_bar0_save(mv, sf->bar0);	/* the device stopped */
 	mutex_lock(&mv->data_lock);
 	nd = mv->nr_dirty;
 	spin_lock(&sf->lock);
@@ -325,7 +334,7 @@ void mockvf_save_final(struct mockvf_save *sf, u64 digest)
 	sf->need_final = true;
 	sf->planned_end = max(sf->planned_end, sf->produced + sf->inflight) +
 			  mockvf_dirty_stream_bytes(nd) +
-			  MOCKVF_HDR_SIZE + MOCKVF_END_LEN;
+			  MOCKVF_HDR_SIZE + mockvf_end_len(mv);
 	save_kick(sf);
 	spin_unlock(&sf->lock);
 	mutex_unlock(&mv->data_lock);
@@ -376,27 +385,54 @@ void mockvf_save_disable(struct mockvf_save *sf)
 	cancel_work_sync(&sf->work);
 }
 
-/* MIG_DATA_SIZE: what STOP_COPY would still deliver.  state_mutex held. */
+/**
+ * mockvf_save_estimate() - VFIO_DEVICE_FEATURE_MIG_DATA_SIZE.
+ * @mv: device
+ *
+ * Like mlx5vf_pci_get_data_size() (a firmware query of the full image
+ * size), the size of a full STOP_COPY stream in every state; with
+ * data_size_left, what STOP_COPY would still deliver.
+ * Context: state_mutex held.
+ * Return: bytes.
+ */
 u64 mockvf_save_estimate(struct mockvf_dev *mv)
 {
 	struct mockvf_save *sf = mv->save;
 	u64 end, left;
 
 	lockdep_assert_held(&mv->state_mutex);
-	if (!sf)
-		return mockvf_image_bytes(mv->state_size) + MOCKVF_HDR_SIZE +
-		       MOCKVF_END_LEN;
+	if (!sf || !mockvf_compat(mv, MOCKVF_C_DATA_SIZE_LEFT))
+		return mockvf_image_bytes(READ_ONCE(mv->state_size)) +
+		       MOCKVF_HDR_SIZE + mockvf_end_len(mv);
 	spin_lock(&sf->lock);
 	end = max(sf->planned_end, sf->produced + sf->inflight);
 	left = end - sf->pos;
 	if (!sf->final)
 		left += mockvf_dirty_stream_bytes(READ_ONCE(mv->nr_dirty)) +
-			MOCKVF_HDR_SIZE + MOCKVF_END_LEN;
+			MOCKVF_HDR_SIZE + mockvf_end_len(mv);
 	spin_unlock(&sf->lock);
 	return left;
 }
 
 /* ---- file operations ---- */
+
+/*
+ * In PRE_COPY[_P2P], does a reader with nothing queued wait for the
+ * producer?  6.12's mlx5vf_save_read() waits for the initial SAVE only
+ * (the file reaches its PRE_COPY state when that completes); later, with
+ * no buffer queued, it returns -ENOMSG even while an incremental SAVE is
+ * in flight.  7.1 (and precopy_read_wait) waits for every SAVE.
+ * Context: sf->lock held.
+ */
+static bool save_temp_end(struct mockvf_save *sf)
+{
+	lockdep_assert_held(&sf->lock);
+	if (sf->final)
+		return false;
+	return !sf->busy ||
+	       (sf->first_done &&
+		!mockvf_compat(sf->mv, MOCKVF_C_PRECOPY_READ_WAIT));
+}
 
 static ssize_t mockvf_save_read(struct file *filp, char __user *buf,
 				size_t len, loff_t *ppos)
@@ -461,7 +497,7 @@ static ssize_t mockvf_save_read(struct file *filp, char __user *buf,
 			spin_unlock(&sf->lock);
 			break;
 		}
-		if (!sf->busy && !sf->final) {
+		if (save_temp_end(sf)) {
 			/* temporary end of stream in PRE_COPY[_P2P] */
 			spin_unlock(&sf->lock);
 			ret = -ENOMSG;
@@ -498,10 +534,22 @@ static __poll_t mockvf_save_poll(struct file *filp,
 	if (sf->disabled || sf->error)
 		mask = EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP;
 	else if (!list_empty(&sf->chunks) || sf->complete ||
-		 (!sf->busy && !sf->final))
+		 save_temp_end(sf))
 		mask = EPOLLIN | EPOLLRDNORM;
 	spin_unlock(&sf->lock);
 	return mask;
+}
+
+/* No SAVE in flight for PRECOPY_INFO to wait for (see there). */
+static bool save_query_ready(struct mockvf_save *sf)
+{
+	bool ready;
+
+	spin_lock(&sf->lock);
+	ready = sf->disabled || !sf->busy ||
+		sf->produced - sf->pos >= MOCKVF_MAX_QUEUED;
+	spin_unlock(&sf->lock);
+	return ready;
 }
 
 static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
@@ -511,6 +559,7 @@ static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
 	struct mockvf_dev *mv = sf->mv;
 	struct vfio_precopy_info info;
 	unsigned long minsz, nd;
+	bool eager, past;
 	u64 end, from;
 	int ret = 0;
 
@@ -529,6 +578,19 @@ static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
 		ret = -EINVAL;
 		goto out;
 	}
+	eager = mockvf_compat(mv, MOCKVF_C_PRECOPY_INFO_EAGER);
+	/*
+	 * mlx5 queries the firmware in PRE_COPY, which first waits for an
+	 * in-flight SAVE (mlx5vf_cmd_query_vhca_migration_state()); not in
+	 * PRE_COPY_P2P.  Here a SAVE is a producer job: wait until it is
+	 * done or stalls on a full queue (which only a read drains).  The
+	 * producer never takes state_mutex.
+	 */
+	if (!eager && mv->state == VFIO_DEVICE_STATE_PRE_COPY &&
+	    wait_event_interruptible(sf->wq, save_query_ready(sf))) {
+		ret = -ERESTARTSYS;
+		goto out;
+	}
 	mutex_lock(&mv->data_lock);
 	nd = mv->nr_dirty;
 	spin_lock(&sf->lock);
@@ -542,12 +604,16 @@ static long mockvf_save_ioctl(struct file *filp, unsigned int cmd,
 	from = max(sf->pos, sf->initial_end);
 	info.dirty_bytes = (end > from ? end - from : 0) +
 			   mockvf_dirty_stream_bytes(nd);
+	/* mlx5 reports dirty bytes only once the initial data was read */
+	past = sf->pos >= sf->initial_end;
+	if (!eager && !past)
+		info.dirty_bytes = 0;
 	/*
 	 * Like mlx5: when the queue is drained and pages are dirty, the
 	 * query starts an incremental save (only while running).
 	 */
 	if (mv->state == VFIO_DEVICE_STATE_PRE_COPY && nd &&
-	    list_empty(&sf->chunks) && !sf->busy) {
+	    list_empty(&sf->chunks) && !sf->busy && (eager || past)) {
 		sf->need_dirty = true;
 		save_kick(sf);
 	}
@@ -575,6 +641,7 @@ static int mockvf_save_release(struct inode *inode, struct file *filp)
 		kvfree(ch);
 	put_device(&sf->mv->vdev.device);
 	mutex_destroy(&sf->read_lock);
+	kfree(sf->bar0);
 	kfree(sf);
 	return 0;
 }
@@ -609,6 +676,14 @@ struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 	if (!sf)
 		return ERR_PTR(-ENOMEM);
 	sf->mv = mv;
+	sf->with_bar0 = !mockvf_compat(mv, MOCKVF_C_BARE_PCI);
+	if (sf->with_bar0) {
+		sf->bar0 = kzalloc(MOCKVF_BAR0_SIZE, GFP_KERNEL);
+		if (!sf->bar0) {
+			kfree(sf);
+			return ERR_PTR(-ENOMEM);
+		}
+	}
 	mutex_init(&sf->read_lock);
 	spin_lock_init(&sf->lock);
 	init_waitqueue_head(&sf->wq);
@@ -621,6 +696,7 @@ struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 		struct file *f = sf->filp;
 
 		mutex_destroy(&sf->read_lock);
+		kfree(sf->bar0);
 		kfree(sf);
 		return ERR_CAST(f);
 	}
@@ -643,7 +719,9 @@ struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 		sf->final = true;
 		sf->need_final = true;
 		sf->final_digest = digest;
-		sf->planned_end += MOCKVF_HDR_SIZE + MOCKVF_END_LEN;
+		sf->planned_end += MOCKVF_HDR_SIZE + mockvf_end_len(mv);
+		if (sf->with_bar0)
+			mockvf_pci_bar0_save(mv, sf->bar0);
 	} else {
 		sf->initial_end = sf->planned_end;
 	}

@@ -281,6 +281,92 @@ static ssize_t precopy_info_v2_show(struct kobject *kobj,
 }
 MV_RO(precopy_info_v2);
 
+/* ---- fidelity knobs: 1 = the mock's original behaviour, 0 = mlx5 ---- */
+
+enum mockvf_knob_busy {
+	MOCKVF_BUSY_NEVER,
+	MOCKVF_BUSY_RESUME,	/* a resuming data_fd is live */
+	MOCKVF_BUSY_SAVE,	/* a saving data_fd is live */
+	MOCKVF_BUSY_ERROR,	/* the device is in ERROR */
+	MOCKVF_BUSY_OPEN,	/* the device is open (its PCI face changes) */
+};
+
+struct mockvf_knob {
+	struct kobj_attribute attr;
+	enum mockvf_compat bit;
+	enum mockvf_knob_busy busy;
+};
+
+static ssize_t knob_show(struct kobject *kobj, struct kobj_attribute *a,
+			 char *buf)
+{
+	struct mockvf_knob *k = container_of(a, struct mockvf_knob, attr);
+
+	return sysfs_emit(buf, "%d\n", mockvf_compat(kobj_mv(kobj), k->bit));
+}
+
+static ssize_t knob_store(struct kobject *kobj, struct kobj_attribute *a,
+			  const char *buf, size_t count)
+{
+	struct mockvf_knob *k = container_of(a, struct mockvf_knob, attr);
+	struct mockvf_dev *mv = kobj_mv(kobj);
+	bool busy;
+	u32 v;
+	int ret = parse_u32(buf, &v);
+
+	if (ret)
+		return ret;
+	if (v > 1)
+		return -EINVAL;
+	if (mutex_lock_interruptible(&mv->state_mutex))
+		return -ERESTARTSYS;
+	switch (k->busy) {
+	case MOCKVF_BUSY_RESUME:
+		busy = mv->resume;
+		break;
+	case MOCKVF_BUSY_SAVE:
+		busy = mv->save;
+		break;
+	case MOCKVF_BUSY_ERROR:
+		busy = mv->state == VFIO_DEVICE_STATE_ERROR;
+		break;
+	case MOCKVF_BUSY_OPEN:
+		busy = mv->opened;
+		break;
+	default:
+		busy = false;
+	}
+	if (busy) {
+		ret = -EBUSY;
+	} else {
+		assign_bit(k->bit, &mv->compat, v);
+		if (k->bit == MOCKVF_C_BARE_PCI) {
+			mutex_lock(&mv->irq_lock);
+			mockvf_pci_init(mv);
+			mutex_unlock(&mv->irq_lock);
+		}
+		ret = count;
+	}
+	mockvf_state_mutex_unlock(mv);
+	return ret;
+}
+
+#define MV_KNOB(_name, _bit, _busy)					\
+	static struct mockvf_knob knob_##_name = {			\
+		.attr = __ATTR(_name, 0644, knob_show, knob_store),	\
+		.bit = _bit,						\
+		.busy = _busy,						\
+	}
+
+MV_KNOB(resume_strict, MOCKVF_C_RESUME_STRICT, MOCKVF_BUSY_RESUME);
+MV_KNOB(load_at_stop, MOCKVF_C_LOAD_AT_STOP, MOCKVF_BUSY_RESUME);
+MV_KNOB(data_size_left, MOCKVF_C_DATA_SIZE_LEFT, MOCKVF_BUSY_NEVER);
+MV_KNOB(precopy_info_eager, MOCKVF_C_PRECOPY_INFO_EAGER, MOCKVF_BUSY_SAVE);
+MV_KNOB(precopy_read_wait, MOCKVF_C_PRECOPY_READ_WAIT, MOCKVF_BUSY_SAVE);
+MV_KNOB(error_on_fail, MOCKVF_C_ERROR_ON_FAIL, MOCKVF_BUSY_ERROR);
+MV_KNOB(reset_keeps_state, MOCKVF_C_RESET_KEEPS_STATE, MOCKVF_BUSY_NEVER);
+MV_KNOB(bare_pci, MOCKVF_C_BARE_PCI, MOCKVF_BUSY_OPEN);
+
 /* ---- faults ---- */
 
 static ssize_t fault_show(struct kobject *kobj, struct kobj_attribute *a,
@@ -538,6 +624,14 @@ static struct attribute *mockvf_attrs[] = {
 	&reinit_capable_attr.attr,
 	&precopy_info_v2_attr.attr,
 	&fault_attr.attr,
+	&knob_resume_strict.attr.attr,
+	&knob_load_at_stop.attr.attr,
+	&knob_data_size_left.attr.attr,
+	&knob_precopy_info_eager.attr.attr,
+	&knob_precopy_read_wait.attr.attr,
+	&knob_error_on_fail.attr.attr,
+	&knob_reset_keeps_state.attr.attr,
+	&knob_bare_pci.attr.attr,
 	NULL,
 };
 

@@ -3,18 +3,31 @@
  * fault_abort - a device failing any arc of the migration, on the source
  * or the destination, aborts the session cleanly: both ends report an
  * error and every device of both ends is RUNNING again.
+ *
+ * Modes: every fault runs with the mock's original error_on_fail=1 (the
+ * failed device enters ERROR, so the engine must reset it) and, in the
+ * *_mlx5 tests, with mlx5's error_on_fail=0 (the device stays in the last
+ * state it reached and the engine must walk it back).  The stream faults
+ * rely on a strict destination (resume_strict=1: the truncation is caught
+ * at RESUMING->STOP); with mlx5's resume see mlx5_stream.c.
  */
 #include "engine_util.h"
 
 #define N 2
 
-static void fault(bool on_source, const char *spec, int transitions)
+static void fault_mode(bool on_source, const char *spec, int transitions,
+		       const char *error_on_fail)
 {
 	char src[N][MOCKVF_UUID_LEN], dst[N][MOCKVF_UUID_LEN];
 	struct vfiomig_opts o;
 
 	eu_need_mockvf();
 	eu_make("tiny", "tiny", N, src, dst);
+	for (int i = 0; i < N; i++) {
+		eu_set(src[i], "error_on_fail", error_on_fail);
+		eu_set(dst[i], "error_on_fail", error_on_fail);
+		eu_set(dst[i], "resume_strict", "1");
+	}
 	/* Device 1 fails; device 0 must be recovered although it did nothing wrong. */
 	eu_set(on_source ? src[1] : dst[1], "fault", spec);
 	vfiomig_opts_init(&o);
@@ -34,6 +47,16 @@ static void fault(bool on_source, const char *spec, int transitions)
 	}
 }
 
+static void fault(bool on_source, const char *spec, int transitions)
+{
+	fault_mode(on_source, spec, transitions, "1");
+}
+
+static void fault_mlx5(bool on_source, const char *spec, int transitions)
+{
+	fault_mode(on_source, spec, transitions, "0");
+}
+
 /* Source arcs: RUNNING->PRE_COPY, PRE_COPY->PRE_COPY_P2P, PRE_COPY_P2P->STOP_COPY. */
 TEST(src_pre_copy) { fault(true, "fail PRE_COPY 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
 TEST(src_pre_copy_p2p) { fault(true, "fail PRE_COPY_P2P 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
@@ -50,5 +73,15 @@ TEST(dst_stop) { fault(false, "fail STOP 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
 TEST(dst_resuming) { fault(false, "fail RESUMING 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
 TEST(dst_running) { fault(false, "fail RUNNING 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
 TEST(dst_running_seq) { fault(false, "fail RUNNING 1 5", VFIOMIG_TRANSITIONS_SEQUENTIAL); }
+
+/* The same arcs with mlx5's "no ERROR state" (error_on_fail=0). */
+TEST(src_pre_copy_mlx5) { fault_mlx5(true, "fail PRE_COPY 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
+TEST(src_pre_copy_p2p_mlx5) { fault_mlx5(true, "fail PRE_COPY_P2P 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
+TEST(src_stop_copy_mlx5) { fault_mlx5(true, "fail STOP_COPY 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
+TEST(src_stop_copy_seq_mlx5) { fault_mlx5(true, "fail STOP_COPY 1 5", VFIOMIG_TRANSITIONS_SEQUENTIAL); }
+TEST(src_stream_corrupt_mlx5) { fault_mlx5(true, "corrupt 100", VFIOMIG_TRANSITIONS_PARALLEL); }
+TEST(dst_stop_mlx5) { fault_mlx5(false, "fail STOP 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
+TEST(dst_resuming_mlx5) { fault_mlx5(false, "fail RESUMING 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
+TEST(dst_running_mlx5) { fault_mlx5(false, "fail RUNNING 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
 
 TEST_MAIN()

@@ -42,6 +42,9 @@ static void *dest_main(void *arg)
 	return NULL;
 }
 
+/* resume_strict of the destination devices (NULL: the profile default) */
+static const char *dest_resume_strict;
+
 static void dest_start(struct dest *d, unsigned n, uint64_t max_queued)
 {
 	char addr[128];
@@ -49,8 +52,11 @@ static void dest_start(struct dest *d, unsigned n, uint64_t max_queued)
 	memset(d, 0, sizeof(*d));
 	d->n = n;
 	eu_need_mockvf();
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		eu_create("tiny", d->uuid[i]);
+		if (dest_resume_strict)
+			eu_set(d->uuid[i], "resume_strict", dest_resume_strict);
+	}
 	ASSERT_EQ(0, vfiomig_ctx_new(&d->ctx));
 	for (unsigned i = 0; i < n; i++)
 		ASSERT_EQ(0, vfiomig_device_open(d->ctx, d->uuid[i], &d->dev[i]));
@@ -179,6 +185,30 @@ TEST(truncated_stream_rejected)
 	ASSERT_EQ((ssize_t)sizeof(h), write(fd, h, sizeof(h)));
 	ASSERT_EQ(100, write(fd, payload, 100));
 	close(fd);	/* the source dies mid-record */
+	dest_join(&d);
+	ASSERT_EQ(-ECONNRESET, d.ret);
+	vfiomig_report_free(d.rep);
+}
+
+/*
+ * The same with mlx5-like destination devices (resume_strict=0), which
+ * accept whatever they get: the engine catches the cut by itself.
+ */
+TEST(truncated_stream_rejected_mlx5)
+{
+	struct dest d;
+	uint8_t payload[4096], h[VFIOMIG_WIRE_HDR_LEN];
+
+	dest_resume_strict = "0";
+	dest_start(&d, 1, 0);
+	int fd = connect_to(&d);
+	hello(&d, fd, 1);
+	memset(payload, 1, sizeof(payload));
+	vfiomig_wire_encode_hdr(h, VFIOMIG_REC_PRECOPY_DATA, 0, sizeof(payload), 1,
+				payload);
+	ASSERT_EQ((ssize_t)sizeof(h), write(fd, h, sizeof(h)));
+	ASSERT_EQ(100, write(fd, payload, 100));
+	close(fd);
 	dest_join(&d);
 	ASSERT_EQ(-ECONNRESET, d.ret);
 	vfiomig_report_free(d.rep);

@@ -22,6 +22,7 @@
 #define PROMPT_S 5.0
 #define CFG_SIZE 256
 #define BAR0_SIZE 4096
+#define BAR2_SIZE 4096	/* MSI-X table and PBA */
 
 static char uuid[MOCKVF_UUID_LEN];
 static struct vfio_dev dev;
@@ -47,7 +48,8 @@ static uint64_t region_off(unsigned index)
 static int access_ok_(unsigned index, uint64_t off, size_t count)
 {
 	uint64_t size = index == VFIO_PCI_CONFIG_REGION_INDEX ? CFG_SIZE :
-			index == VFIO_PCI_BAR0_REGION_INDEX ? BAR0_SIZE : 0;
+			index == VFIO_PCI_BAR0_REGION_INDEX ? BAR0_SIZE :
+			index == VFIO_PCI_BAR2_REGION_INDEX ? BAR2_SIZE : 0;
 
 	if (!count)
 		return 0;

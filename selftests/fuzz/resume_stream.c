@@ -110,7 +110,7 @@ static void renumber(struct mvs_stream *s)
 {
 	for (int i = 0; i < s->n; i++) {
 		s->r[i].seq = i;
-		if (s->r[i].type == MVS_END && s->r[i].len == 16)
+		if (s->r[i].type == MVS_END && s->r[i].len >= 16)	/* 16 + BAR0 */
 			le64_put(s->r[i].pay + 8, i);
 		mvs_seal(&s->r[i]);
 	}

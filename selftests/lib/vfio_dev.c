@@ -421,8 +421,20 @@ void mvt_migrate(struct vfio_dev *src, struct vfio_dev *dst, int precopy,
 	if (precopy) {
 		sfd = mvt_goto(src, MT_PRE_COPY);
 		ASSERT_GE(sfd, 0);
-		ret = vfio_read_stream(sfd, &b);
-		ASSERT_EQ(-ENOMSG, ret);
+		/*
+		 * Until the initial data is read: a 6.12 mlx5-like device
+		 * (cx7) returns ENOMSG while its SAVE is still in flight;
+		 * PRECOPY_INFO waits for it.
+		 */
+		for (;;) {
+			struct mt_precopy_info pi = { 0 };
+
+			ret = vfio_read_stream(sfd, &b);
+			ASSERT_EQ(-ENOMSG, ret);
+			ASSERT_EQ(0, vfio_dev_precopy_info(sfd, &pi));
+			if (!pi.initial_bytes)
+				break;
+		}
 		ASSERT_EQ(-1, mvt_goto(src, MT_PRE_COPY_P2P));
 		ASSERT_EQ(-1, mvt_goto(src, MT_STOP_COPY));
 	} else {
@@ -485,12 +497,19 @@ int mvt_mig_prepare(struct mvt_mig *m)
 		return 0;
 	STEP(m, "src PRE_COPY",
 	     vfio_dev_set_state(m->src, MT_PRE_COPY, &m->sfd));
-	ret = mvt_copy_fd(m->sfd, m->rfd, &m->bytes);
-	if (ret != -ENOMSG) {
-		m->what = "precopy data";
-		return ret ? ret : -EPROTO;
+	/* the initial data (see mvt_migrate() on ENOMSG and in-flight SAVEs) */
+	for (;;) {
+		struct mt_precopy_info pi = { 0 };
+
+		ret = mvt_copy_fd(m->sfd, m->rfd, &m->bytes);
+		if (ret != -ENOMSG) {
+			m->what = "precopy data";
+			return ret ? ret : -EPROTO;
+		}
+		STEP(m, "precopy info", vfio_dev_precopy_info(m->sfd, &pi));
+		if (!pi.initial_bytes)
+			return 0;
 	}
-	return 0;
 }
 
 int mvt_mig_quiesce(struct mvt_mig *m)

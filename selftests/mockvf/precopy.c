@@ -18,7 +18,7 @@ static uint64_t image_bytes(uint64_t size)
 	return 24 + 16 + chunks * (24 + 8) + size;
 }
 
-#define END_BYTES (24 + 16)
+#define END_BYTES (24 + 16 + 4096)	/* digest, count, BAR0 */
 
 static struct mt_precopy_info query(int fd, uint32_t flags_in)
 {
