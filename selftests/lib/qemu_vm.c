@@ -430,6 +430,18 @@ int qvm_set_caps(struct qvm *vm, const char *const *caps, char *err,
 	return 0;
 }
 
+int qvm_set_downtime_limit(struct qvm *vm, long ms, char *err, size_t errlen)
+{
+	json_t *r = qvm_cmd(vm, "migrate-set-parameters",
+			    json_pack("{s:I}", "downtime-limit", (json_int_t)ms),
+			    0, err, errlen);
+
+	if (!r)
+		return -1;
+	json_decref(r);
+	return 0;
+}
+
 int qvm_running(struct qvm *vm, char *status, size_t len, char *err,
 		size_t errlen)
 {

@@ -76,6 +76,16 @@ json_t *qvm_cmd(struct qvm *vm, const char *cmd, json_t *args,
 int qvm_set_caps(struct qvm *vm, const char *const *caps, char *err,
 		 size_t errlen);
 
+/*
+ * qvm_set_downtime_limit() - migrate-set-parameters downtime-limit (ms).
+ * With mlx5's full-image MIG_DATA_SIZE (the cx7 default) QEMU counts
+ * every device's whole image as pending and only switches over once its
+ * bandwidth estimate times this limit covers it; in the nested TCG rig
+ * the default 300 ms never does.  The limit moves the switchover
+ * decision only: QEMU still measures the real downtime.
+ */
+int qvm_set_downtime_limit(struct qvm *vm, long ms, char *err, size_t errlen);
+
 /* qvm_running() - query-status: 1 running, 0 not, -1 on error. */
 int qvm_running(struct qvm *vm, char *status, size_t len, char *err,
 		size_t errlen);

@@ -158,29 +158,15 @@ static void qt_wait_running(struct qvm *vm)
 		     qvm_name(vm), status);
 }
 
-/*
- * mlx5 reports MIG_DATA_SIZE as the full image in every state (the cx7
- * default, data_size_left=0), and QEMU counts it in the pending bytes: it
- * switches over only once bandwidth x downtime-limit covers every
- * device's full image plus its precopy bytes.  The nested TCG rig's
- * bandwidth does not at QEMU's default 300 ms, so the tier raises the
- * limit, as users of ConnectX VFs must.  The limit only moves the
- * switchover decision; QEMU still measures the real downtime.
- */
+/* See qvm_set_downtime_limit(): the nested rig needs a high limit. */
 #define QT_DOWNTIME_LIMIT_MS 30000
 
 static void qt_downtime_limit(struct qvm *s)
 {
 	char err[1024];
-	json_t *r;
 
-	r = qvm_cmd(s, "migrate-set-parameters",
-		    json_pack("{s:I}", "downtime-limit",
-			      (json_int_t)QT_DOWNTIME_LIMIT_MS),
-		    0, err, sizeof(err));
-	if (!r)
+	if (qvm_set_downtime_limit(s, QT_DOWNTIME_LIMIT_MS, err, sizeof(err)))
 		QT_FAIL("%s", err);
-	json_decref(r);
 }
 
 static void qt_migrate_ok(struct qvm *s, struct qvm *d)

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #define QEMU_MIGRATE_TIMEOUT_MS 120000
+/* See qvm_set_downtime_limit(): the nested rig needs a high limit. */
+#define QEMU_DOWNTIME_LIMIT_MS 30000
 
 /* Seed 002's rows: QEMU with sequential (Disabled) and parallel transitions. */
 static const struct {
@@ -82,6 +84,11 @@ static int qemu_run(struct bench_devs *d, double *qemu_ms, double *dev_ms)
 	t = qvm_start("dst", dst, d->n, &in, err, sizeof(err));
 	if (t)
 		s = qvm_start("src", src, d->n, NULL, err, sizeof(err));
+	if (s && qvm_set_downtime_limit(s, QEMU_DOWNTIME_LIMIT_MS, err,
+					sizeof(err))) {
+		qvm_destroy(s);
+		s = NULL;
+	}
 	if (s && !qvm_migrate(s, t, QEMU_MIGRATE_TIMEOUT_MS, &final, err,
 			      sizeof(err))) {
 		*qemu_ms = json_number_value(json_object_get(final, "downtime"));
