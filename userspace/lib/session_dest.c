@@ -281,7 +281,7 @@ static int proto(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h,
 static int rx_one(struct dst *s, unsigned c)
 {
 	struct vfiomig_wire_hdr h;
-	uint8_t buf[600];
+	uint8_t buf[VFIOMIG_WIRE_ERROR_MAX];	/* the largest non-data record */
 	struct item *it;
 	int ret = vm_chan_recv_hdr(&s->ch[c], &h);
 
@@ -359,18 +359,15 @@ static int rx_one(struct dst *s, unsigned c)
 		enqueue(s, h.dev, it);
 		return 0;
 	case VFIOMIG_REC_ERROR: {
-		char m[520];
+		char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
 		if ((ret = recv_small(s, c, &h, buf)))
 			return ret;
-		size_t ml = h.len >= 4 ? h.len - 4 : 0;
-		memcpy(m, buf + 4, ml);
-		m[ml] = '\0';
+		int e = vfiomig_wire_decode_error(buf, h.len, m, sizeof(m));
 		pthread_mutex_lock(&s->ss.lock);
 		s->peer_failed = true;
 		pthread_mutex_unlock(&s->ss.lock);
-		vm_report_event(s->r, "peer-error", -1, 0, m);
-		return vm_fail(&s->ss, h.len >= 4 ? -(int)vfiomig_get_be32(buf) : -EIO,
-			    "source aborted: %s", m);
+		vm_report_event(s->r, "peer-error", -1, (uint64_t)-e, m);
+		return vm_fail(&s->ss, e, "source aborted: %s", m);
 	}
 	default:
 		return proto(s, c, &h, "not valid from a source");

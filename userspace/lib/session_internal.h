@@ -25,7 +25,7 @@ struct vm_chan {
 	pthread_mutex_t tx_lock;
 	const atomic_bool *abort;	/* polled while blocked */
 	unsigned timeout_ms;
-	bool rx_no_timeout;	/* receive waits only end on data, EOF or abort */
+	atomic_bool rx_no_timeout;	/* receive waits only end on data, EOF or abort */
 	bool timed;		/* blocking socket with 100 ms SO_*TIMEO slices */
 };
 

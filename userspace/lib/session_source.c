@@ -66,7 +66,7 @@ static void *return_path(void *arg)
 {
 	struct src *s = arg;
 	struct vfiomig_wire_hdr h;
-	uint8_t buf[600];
+	uint8_t buf[VFIOMIG_WIRE_ERROR_MAX];	/* the largest return-path record */
 
 	for (;;) {
 		int ret = vm_chan_recv_hdr(&s->ch[0], &h);
@@ -94,16 +94,14 @@ static void *return_path(void *arg)
 			break;
 		}
 		if (h.type == VFIOMIG_REC_ERROR) {
-			char m[520];
-			uint32_t e = h.len >= 4 ? vfiomig_get_be32(buf) : EIO;
-			size_t ml = h.len >= 4 ? h.len - 4 : 0;
-			memcpy(m, buf + 4, ml);
-			m[ml] = '\0';
+			char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
+			int e = vfiomig_wire_decode_error(buf, h.len, m, sizeof(m));
+
 			pthread_mutex_lock(&s->ss.lock);
 			s->peer_failed = true;
 			pthread_mutex_unlock(&s->ss.lock);
-			vm_report_event(s->r, "peer-error", -1, e, m);
-			vm_fail(&s->ss, -(int)e, "destination: %s", m);
+			vm_report_event(s->r, "peer-error", -1, (uint64_t)-e, m);
+			vm_fail(&s->ss, e, "destination: %s", m);
 			break;
 		}
 		if (h.type == VFIOMIG_REC_DONE) {
@@ -186,13 +184,11 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 	if (ret)
 		return vm_fail(&s->ss, ret, "handshake: %s", vfiomig_wire_strerror(ret));
 	if (h.type == VFIOMIG_REC_ERROR) {
-		size_t ml = h.len >= 4 ? h.len - 4 : 0;
-		char m[520];
-		memcpy(m, buf + 4, ml);
-		m[ml] = '\0';
+		char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
+		int e = vfiomig_wire_decode_error(buf, h.len, m, sizeof(m));
+
 		s->peer_failed = true;
-		return vm_fail(&s->ss, h.len >= 4 ? -(int)vfiomig_get_be32(buf) : -EPROTO,
-			    "destination refused: %s", m);
+		return vm_fail(&s->ss, e, "destination refused: %s", m);
 	}
 	ret = vfiomig_wire_decode_hello(buf, h.len, &welcome);
 	if (ret)
