@@ -175,9 +175,12 @@ struct vm_sw_input {
 	uint64_t threshold;
 	bool acks_ok;		/* no outstanding ack */
 	bool min_time_ok;	/* --min-precopy-ms elapsed */
+	uint64_t ack_stall_ms;	/* acks outstanding and none arrived for this long */
+	uint64_t ack_stall_limit_ms;	/* 0: no bound */
 };
 
-enum vm_sw_verdict { VM_SW_CONTINUE = 0, VM_SW_SWITCH = 1 };
+/* FAIL: precopy cannot end (an ack that never comes); abort cleanly. */
+enum vm_sw_verdict { VM_SW_CONTINUE = 0, VM_SW_SWITCH = 1, VM_SW_FAIL = 2 };
 
 /* Decide; *reason names the rule that decided (static string). */
 int vm_switchover_decide(const struct vm_sw_input *in, const char **reason);

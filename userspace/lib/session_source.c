@@ -372,8 +372,8 @@ static int final_check(struct src *s, bool *again)
 static int precopy(struct src *s)
 {
 	struct vm_sw_dev sw[VFIOMIG_WIRE_MAX_DEVICES];
-	unsigned round = 0, retries = 0;
-	uint64_t wait_since = 0, t0 = vfiomig_now_ns();
+	unsigned round = 0, retries = 0, acks_seen = 0;
+	uint64_t wait_since = 0, stall_since = 0, t0 = vfiomig_now_ns();
 	int ret;
 
 	for (;;) {
@@ -402,9 +402,24 @@ static int precopy(struct src *s)
 						    .stopcopy_est = s->d[i].est };
 		pthread_mutex_lock(&s->ss.lock);
 		in.acks_ok = vm_acks_ok(&s->acks);
+		unsigned acks_now = s->acks.acks, outstanding = s->acks.outstanding;
 		pthread_mutex_unlock(&s->ss.lock);
+		/* The stall clock restarts whenever an ack arrives. */
+		uint64_t now = vfiomig_now_ns();
+		if (in.acks_ok || acks_now != acks_seen || !stall_since)
+			stall_since = now;
+		acks_seen = acks_now;
+		in.ack_stall_ms = (now - stall_since) / 1000000ULL;
+		in.ack_stall_limit_ms = s->o.io_timeout_ms;
 		const char *why;
 		int v = vm_switchover_decide(&in, &why);
+
+		if (v == VM_SW_FAIL) {
+			vm_report_event(s->r, "ack-timeout", -1, outstanding, why);
+			return vm_fail(&s->ss, -ETIMEDOUT,
+				       "precopy: no switchover ack from the destination for %u ms (%u outstanding, round %u)",
+				       s->o.io_timeout_ms, outstanding, round);
+		}
 
 		if (v == VM_SW_SWITCH) {
 			bool again;
