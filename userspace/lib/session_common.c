@@ -81,19 +81,56 @@ unsigned vm_effective_channels(const struct vfiomig_opts *o, unsigned ndev)
 	return n ? n : 1;
 }
 
-void vm_session_init(struct vm_session *ss)
+void vm_session_init(struct vm_session *ss, unsigned ndev)
 {
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->cond, NULL);
+	atomic_init(&ss->abort, false);
+	/*
+	 * Ready before any thread starts, so a failure on any thread may
+	 * break it without racing its initialisation.
+	 */
+	vm_barrier_init(&ss->barrier, ndev);
 }
 
 void vm_session_destroy(struct vm_session *ss)
 {
-	if (ss->barrier_init)
-		vm_barrier_destroy(&ss->barrier);
-	ss->barrier_init = false;
+	vm_barrier_destroy(&ss->barrier);
 	pthread_cond_destroy(&ss->cond);
 	pthread_mutex_destroy(&ss->lock);
+}
+
+int vm_session_err(struct vm_session *ss, int fallback)
+{
+	pthread_mutex_lock(&ss->lock);
+	int err = ss->err ? ss->err : fallback;
+	pthread_mutex_unlock(&ss->lock);
+	return err;
+}
+
+int vm_session_failure(struct vm_session *ss, char *msg, size_t len)
+{
+	pthread_mutex_lock(&ss->lock);
+	int err = ss->err;
+	snprintf(msg, len, "%s", ss->msg);
+	pthread_mutex_unlock(&ss->lock);
+	return err;
+}
+
+void vm_session_note(struct vm_session *ss, const char *what)
+{
+	pthread_mutex_lock(&ss->lock);
+	size_t l = strlen(ss->msg);
+	snprintf(ss->msg + l, sizeof(ss->msg) - l, "%s", what);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+void vm_session_send_error(struct vm_session *ss, struct vm_chan *c)
+{
+	char msg[sizeof(ss->msg)];
+	int err = vm_session_failure(ss, msg, sizeof(msg));
+
+	vm_chan_send_error(c, err, msg);
 }
 
 int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
@@ -114,8 +151,7 @@ int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 	atomic_store(&ss->abort, true);
 	pthread_cond_broadcast(&ss->cond);
 	pthread_mutex_unlock(&ss->lock);
-	if (ss->barrier_init)
-		vm_barrier_break(&ss->barrier);
+	vm_barrier_break(&ss->barrier);
 	return err;
 }
 
@@ -137,4 +173,17 @@ uint32_t vm_caps_for(const struct vfiomig_opts *o)
 		return VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_ACK_PER_DEVICE |
 		       VFIOMIG_CAP_REINIT;
 	}
+}
+
+int vm_session_report_failure(struct vm_session *ss, struct vfiomig_report *r,
+			      int ret, char *err, size_t errlen)
+{
+	char why[sizeof(ss->msg)];
+	int failed = vm_session_failure(ss, why, sizeof(why));
+
+	if (!failed)
+		return ret;
+	snprintf(err, errlen, "%s", why);
+	vm_report_fail(r, why);
+	return failed;
 }

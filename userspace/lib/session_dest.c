@@ -614,9 +614,9 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 	ret = vm_pool_run(&s->pool, job_resuming, s,
 			  s->o.transitions == VFIOMIG_TRANSITIONS_PARALLEL);
 	if (ret) {
-		vm_chan_send_error(&s->ch[0], s->ss.err, s->ss.msg);
+		vm_session_send_error(&s->ss, &s->ch[0]);
 		s->peer_failed = true;
-		return s->ss.err ? s->ss.err : ret;
+		return vm_session_err(&s->ss, ret);
 	}
 
 	memset(&welcome, 0, sizeof(welcome));
@@ -681,10 +681,9 @@ static void abort_session(struct dst *s)
 	pthread_mutex_lock(&s->ss.lock);
 	pthread_cond_broadcast(&s->ss.cond);
 	pthread_mutex_unlock(&s->ss.lock);
-	if (s->ss.barrier_init)
-		vm_barrier_break(&s->ss.barrier);
+	vm_barrier_break(&s->ss.barrier);
 	if (answer && s->nch_init)
-		vm_chan_send_error(&s->ch[0], s->ss.err, s->ss.msg);
+		vm_session_send_error(&s->ss, &s->ch[0]);
 	for (unsigned c = 0; c < s->nch_init; c++)
 		vm_chan_shutdown(&s->ch[c]);
 	for (unsigned c = 1; c < VFIOMIG_WIRE_MAX_CHANNELS; c++)
@@ -695,7 +694,9 @@ static void abort_session(struct dst *s)
 	if (s->pool.w)
 		for (unsigned i = 0; i < s->n; i++)
 			vm_pool_wait(&s->pool, i);
-	vm_report_event(s->r, "abort", -1, (uint64_t)-s->ss.err, s->ss.msg);
+	char why[sizeof(s->ss.msg)];
+	int err = vm_session_failure(&s->ss, why, sizeof(why));
+	vm_report_event(s->r, "abort", -1, (uint64_t)-err, why);
 	if (!s->touched)
 		return;
 	/* A RESUMING session can only be abandoned through reset. */
@@ -703,9 +704,10 @@ static void abort_session(struct dst *s)
 		vm_report_set_phase(s->r, i, "recover");
 		if (vfiomig_device_reset(s->d[i].dev) ||
 		    vfiomig_device_recover(s->d[i].dev)) {
-			size_t l = strlen(s->ss.msg);
-			snprintf(s->ss.msg + l, sizeof(s->ss.msg) - l, "; recovery failed: %.160s",
+			char note[200];
+			snprintf(note, sizeof(note), "; recovery failed: %.160s",
 				 vfiomig_device_errmsg(s->d[i].dev));
+			vm_session_note(&s->ss, note);
 		}
 	}
 }
@@ -736,12 +738,10 @@ static int receive_and_resume(struct dst *s)
 			ret = r2;
 	}
 	if (vm_aborted(&s->ss) || ret)
-		return s->ss.err ? s->ss.err : ret;
+		return vm_session_err(&s->ss, ret);
 
 	/* Downtime ends on this side: every device RUNNING_P2P, then RUNNING. */
 	s->r->t_resume_start = vfiomig_now_ns();
-	vm_barrier_init(&s->ss.barrier, s->n);
-	s->ss.barrier_init = true;
 	if (s->o.transitions == VFIOMIG_TRANSITIONS_PARALLEL) {
 		ret = vm_pool_run(&s->pool, job_resume_parallel, s, true);
 	} else {
@@ -750,7 +750,7 @@ static int receive_and_resume(struct dst *s)
 			ret = vm_pool_run(&s->pool, job_run, s, false);
 	}
 	if (ret)
-		return s->ss.err ? s->ss.err : ret;
+		return vm_session_err(&s->ss, ret);
 
 	uint8_t p[16];
 	vfiomig_put_be64(p, s->r->t_last_running);
@@ -784,8 +784,7 @@ int vfiomig_migrate_dest(struct vfiomig_device **devs, unsigned n,
 	if (s->o.max_queued < VFIOMIG_WIRE_MAX_DATA + sizeof(struct item))
 		s->o.max_queued = VFIOMIG_WIRE_MAX_DATA + sizeof(struct item);
 	s->n = n;
-	vm_session_init(&s->ss);
-	atomic_init(&s->ss.abort, false);
+	vm_session_init(&s->ss, n);
 	for (unsigned c = 0; c < VFIOMIG_WIRE_MAX_CHANNELS; c++)
 		s->ch[c].fd = -1;
 	s->d = calloc(n, sizeof(*s->d));
@@ -833,17 +832,13 @@ int vfiomig_migrate_dest(struct vfiomig_device **devs, unsigned n,
 		ret = receive_and_resume(s);
 	}
 	if (ret) {
-		ret = s->ss.err ? s->ss.err : ret;
+		ret = vm_session_err(&s->ss, ret);
 		abort_session(s);
 		goto out;
 	}
 	s->r->ok = 1;
 out:
-	if (s->ss.err) {
-		ret = s->ss.err;
-		snprintf(err, errlen, "%s", s->ss.msg);
-		vm_report_fail(s->r, s->ss.msg);
-	}
+	ret = vm_session_report_failure(&s->ss, s->r, ret, err, errlen);
 out_noerr:
 	atomic_store(&s->ss.abort, true);
 	pthread_mutex_lock(&s->ss.lock);

@@ -138,11 +138,25 @@ struct vm_session {
 	int err;		/* first failure, -errno */
 	char msg[512];		/* and what it was */
 	struct vm_barrier barrier;	/* the P2P barrier of the stop/resume */
-	bool barrier_init;
 };
 
-void vm_session_init(struct vm_session *ss);
+/* Everything, the barrier for @ndev devices included, before any thread. */
+void vm_session_init(struct vm_session *ss, unsigned ndev);
 void vm_session_destroy(struct vm_session *ss);
+/* The first failure's -errno, or @fallback when nothing failed yet. */
+int vm_session_err(struct vm_session *ss, int fallback);
+/* The first failure's -errno (0: none) and its message, copied to @msg. */
+int vm_session_failure(struct vm_session *ss, char *msg, size_t len);
+/* Append @what to the failure message (recovery results). */
+void vm_session_note(struct vm_session *ss, const char *what);
+/*
+ * If the session failed: its message into @err and the report, and its
+ * -errno returned; otherwise @ret.
+ */
+int vm_session_report_failure(struct vm_session *ss, struct vfiomig_report *r,
+			      int ret, char *err, size_t errlen);
+/* Tell the peer on @c why this side failed (the first failure). */
+void vm_session_send_error(struct vm_session *ss, struct vm_chan *c);
 /*
  * vm_fail() - record the first failure (@err, or -EIO for 0; the message),
  * set abort, wake every waiter and break the barrier.  Returns the -errno.

@@ -380,7 +380,7 @@ static int precopy(struct src *s)
 		uint64_t moved = 0;
 
 		if (vm_aborted(&s->ss))
-			return s->ss.err ? s->ss.err : -ECANCELED;
+			return vm_session_err(&s->ss, -ECANCELED);
 		for (unsigned i = 0; i < s->n; i++) {
 			if (!s->d[i].precopy)
 				continue;
@@ -483,6 +483,9 @@ static int p2p_step(struct src *s, unsigned i)
 	struct src_dev *d = &s->d[i];
 	int ret;
 
+	/* A peer ERROR may land at any moment: stop no device after it. */
+	if (vm_aborted(&s->ss))
+		return vm_session_err(&s->ss, -ECANCELED);
 	vm_report_set_phase(s->r, i, "p2p");
 	/* Without P2P there is no quiescent state: the device stops in STOP_COPY. */
 	if (!(vfiomig_device_flags(d->dev) & VFIOMIG_FLAG_P2P))
@@ -520,6 +523,8 @@ static int stopcopy_step(struct src *s, unsigned i)
 	uint8_t p[8];
 	int ret;
 
+	if (vm_aborted(&s->ss))
+		return vm_session_err(&s->ss, -ECANCELED);
 	vm_report_set_phase(s->r, i, "stop-copy");
 	ret = vfiomig_device_goto(d->dev, VFIOMIG_STOP_COPY);
 	if (ret)
@@ -573,13 +578,14 @@ static int stop_phase(struct src *s)
 {
 	int ret;
 
+	/* An ERROR from the destination during the final check ends it here. */
+	if (vm_aborted(&s->ss))
+		return vm_session_err(&s->ss, -ECANCELED);
 	s->r->t_switchover = vfiomig_now_ns();
 	ret = vm_chan_send(&s->ch[0], VFIOMIG_REC_SWITCHOVER, VFIOMIG_WIRE_NODEV,
 			   NULL, 0);
 	if (ret)
 		return chan_fail(s, 0, ret);
-	vm_barrier_init(&s->ss.barrier, s->n);
-	s->ss.barrier_init = true;
 	if (s->o.transitions == VFIOMIG_TRANSITIONS_PARALLEL) {
 		ret = vm_pool_run(&s->pool, job_stop_parallel, s, true);
 	} else {
@@ -588,7 +594,7 @@ static int stop_phase(struct src *s)
 			ret = vm_pool_run(&s->pool, job_stopcopy, s, false);
 	}
 	if (ret)
-		return s->ss.err ? s->ss.err : ret;
+		return vm_session_err(&s->ss, ret);
 	s->r->t_stopcopy_done = vfiomig_now_ns();
 
 	/* The destination loads and resumes; wait for its verdict. */
@@ -603,7 +609,7 @@ static int stop_phase(struct src *s)
 	bool done = s->done;
 	pthread_mutex_unlock(&s->ss.lock);
 	if (!done)
-		return s->ss.err ? s->ss.err : vm_fail(&s->ss, -ETIMEDOUT, "no DONE from destination");
+		return vm_session_err(&s->ss, vm_fail(&s->ss, -ETIMEDOUT, "no DONE from destination"));
 	s->r->t_done = vfiomig_now_ns();
 	if (s->comparable) {
 		s->r->t_last_running = s->done_last_running;
@@ -633,22 +639,24 @@ static void abort_session(struct src *s)
 	pthread_mutex_unlock(&s->ss.lock);
 
 	atomic_store(&s->ss.abort, true);
-	if (s->ss.barrier_init)
-		vm_barrier_break(&s->ss.barrier);
+	vm_barrier_break(&s->ss.barrier);
 	if (answer && s->nch_init)
-		vm_chan_send_error(&s->ch[0], s->ss.err, s->ss.msg);
+		vm_session_send_error(&s->ss, &s->ch[0]);
 	for (unsigned c = 0; c < s->nch_init; c++)
 		vm_chan_shutdown(&s->ch[c]);
 	if (s->pool.w)
 		for (unsigned i = 0; i < s->n; i++)
 			vm_pool_wait(&s->pool, i);
-	vm_report_event(s->r, "abort", -1, (uint64_t)-s->ss.err, s->ss.msg);
+	char why[sizeof(s->ss.msg)];
+	int err = vm_session_failure(&s->ss, why, sizeof(why));
+	vm_report_event(s->r, "abort", -1, (uint64_t)-err, why);
 	for (unsigned i = 0; i < s->n; i++) {
 		vm_report_set_phase(s->r, i, "recover");
 		if (vfiomig_device_recover(s->d[i].dev)) {
-			size_t l = strlen(s->ss.msg);
-			snprintf(s->ss.msg + l, sizeof(s->ss.msg) - l, "; recovery failed: %.160s",
+			char note[200];
+			snprintf(note, sizeof(note), "; recovery failed: %.160s",
 				 vfiomig_device_errmsg(s->d[i].dev));
+			vm_session_note(&s->ss, note);
 		}
 	}
 }
@@ -697,8 +705,7 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	s->o = *o;
 	s->n = n;
 	s->nchan = vm_effective_channels(o, n);
-	vm_session_init(&s->ss);
-	atomic_init(&s->ss.abort, false);
+	vm_session_init(&s->ss, n);
 	s->d = calloc(n, sizeof(*s->d));
 	s->r = vm_report_new("source", n, devs);
 	if (!s->d || !s->r) {
@@ -736,7 +743,7 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	if (ret) {
 		/* Devices untouched: nothing to recover, just tell the peer. */
 		if (!s->peer_failed && s->nch_init)
-			vm_chan_send_error(&s->ch[0], s->ss.err, s->ss.msg);
+			vm_session_send_error(&s->ss, &s->ch[0]);
 		goto out;
 	}
 	s->r->channels = s->nchan;
@@ -770,7 +777,7 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	if (!ret)
 		ret = stop_phase(s);
 	if (ret) {
-		ret = s->ss.err ? s->ss.err : ret;
+		ret = vm_session_err(&s->ss, ret);
 		abort_session(s);
 		goto out;
 	}
@@ -778,11 +785,7 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	s->r->ok = 1;
 
 out:
-	if (s->ss.err) {
-		ret = s->ss.err;
-		snprintf(err, errlen, "%s", s->ss.msg);
-		vm_report_fail(s->r, s->ss.msg);
-	}
+	ret = vm_session_report_failure(&s->ss, s->r, ret, err, errlen);
 out_noabort:
 	atomic_store(&s->ss.abort, true);
 	if (s->rp_started)
