@@ -263,6 +263,27 @@ static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h
 	return 0;
 }
 
+/*
+ * A queued control record (ack request, device end) costs memory like
+ * data does: a source that floods 28-byte INIT_DATA_SENT records must hit
+ * the same --max-queued cap and be slowed the same way.
+ */
+static struct item *control_item(struct dst *s)
+{
+	struct item *it;
+
+	if (reserve(s, sizeof(*it)))
+		return NULL;
+	it = calloc(1, sizeof(*it));
+	if (!it) {
+		release(s, sizeof(*it));
+		vm_fail(&s->ss, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	it->charge = sizeof(*it);
+	return it;
+}
+
 static int recv_small(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h,
 		      uint8_t *buf)
 {
@@ -310,9 +331,8 @@ static int rx_one(struct dst *s, unsigned c)
 			return ret;
 		if (h.len != 4)
 			return proto(s, c, &h, "bad length");
-		it = calloc(1, sizeof(*it));
-		if (!it)
-			return vm_fail(&s->ss, -ENOMEM, "out of memory");
+		if (!(it = control_item(s)))
+			return vm_session_err(&s->ss, -ECANCELED);
 		it->kind = ITEM_INIT_SENT;
 		it->len = vfiomig_get_be32(buf);
 		/* Log before queueing: the loader may free the item at once. */
@@ -348,9 +368,8 @@ static int rx_one(struct dst *s, unsigned c)
 		pthread_mutex_unlock(&s->ss.lock);
 		if (!sw && c == 0)
 			return proto(s, c, &h, "device end before switchover");
-		it = calloc(1, sizeof(*it));
-		if (!it)
-			return vm_fail(&s->ss, -ENOMEM, "out of memory");
+		if (!(it = control_item(s)))
+			return vm_session_err(&s->ss, -ECANCELED);
 		it->kind = ITEM_END;
 		it->total = vfiomig_get_be64(buf);
 		pthread_mutex_lock(&s->ss.lock);
@@ -446,9 +465,11 @@ static int job_load(void *arg, unsigned i)
 			break;
 		}
 		case ITEM_INIT_SENT:
+			release(s, it->charge);
 			ret = send_ack(s, i, it->len);
 			break;
 		case ITEM_END:
+			release(s, it->charge);
 			s->r->dev[i].stopcopy_bytes = d->stopcopy_loaded;
 			if (it->total != d->stopcopy_loaded)
 				ret = vm_fail(&s->ss, -EPROTO,

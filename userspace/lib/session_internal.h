@@ -231,6 +231,8 @@ void vm_acks_freeze(struct vm_acks *a);
 /* ---- report builder (report.c) --------------------------------------- */
 
 #define VM_PHASE_LEN 16
+/* Events kept per endpoint report; the rest are only counted. */
+#define VM_REPORT_MAX_EVENTS 4096
 
 struct vm_dev_stats {
 	char name[64];
@@ -282,6 +284,7 @@ struct vfiomig_report {
 	size_t ntrans, cap_trans;
 	struct vm_event *ev;
 	size_t nev, cap_ev;
+	uint64_t events_dropped;	/* past VM_REPORT_MAX_EVENTS */
 	struct vfiomig_report *peer;	/* merged destination report */
 };
 
