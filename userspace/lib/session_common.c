@@ -24,6 +24,7 @@ void vfiomig_opts_init(struct vfiomig_opts *o)
 	o->final_retries = 3;
 	o->io_timeout_ms = 30000;
 	o->chunk = 1 << 20;
+	o->reset_stopped = true;
 }
 
 const char *vfiomig_ack_mode_name(int mode)
