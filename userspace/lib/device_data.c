@@ -21,6 +21,34 @@ int vfiomig_device_fd(const struct vfiomig_device *dev)
 	return dev->fd;
 }
 
+/* A slice of waiting for device data between looks at the cancel flag. */
+#define CANCEL_SLICE_MS 100
+
+void vm_device_set_cancel(struct vfiomig_device *dev, const atomic_bool *cancel)
+{
+	dev->cancel = cancel;
+}
+
+/*
+ * A read of a device that is still producing its image sleeps in the
+ * kernel until data comes, which a session abort could not interrupt.
+ * Wait for readability in slices instead; a driver without poll support
+ * reports the fd readable at once, and the read then blocks as before.
+ */
+static int wait_readable(struct vfiomig_device *dev)
+{
+	struct pollfd pfd = { .fd = dev->data_fd, .events = POLLIN };
+
+	for (;;) {
+		if (atomic_load(dev->cancel))
+			return vm_dev_err(dev, ECANCELED, "read data fd in %s: session aborted",
+					  vfiomig_state_name(dev->state));
+		int n = poll(&pfd, 1, CANCEL_SLICE_MS);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return 0;
+	}
+}
+
 int vfiomig_device_read(struct vfiomig_device *dev, void *buf, size_t len,
 			size_t *got)
 {
@@ -30,6 +58,11 @@ int vfiomig_device_read(struct vfiomig_device *dev, void *buf, size_t len,
 	if (dev->data_fd < 0)
 		return vm_dev_err(dev, EBADF, "read in %s: no data fd",
 				  vfiomig_state_name(dev->state));
+	if (dev->cancel) {
+		int ret = wait_readable(dev);
+		if (ret)
+			return ret;
+	}
 	do {
 		n = read(dev->data_fd, buf, len);
 	} while (n < 0 && errno == EINTR);

@@ -236,6 +236,9 @@ static void print_one(const struct vfiomig_report *r, FILE *f)
 
 		fprintf(f, "  [%u] %s (%s)\n", i, d->name,
 			vfiomig_flags_str(d->flags, fl, sizeof(fl)));
+		if (d->reset_from[0])
+			fprintf(f, "      was %s at start: reset to RUNNING (--no-reset refuses)\n",
+				d->reset_from);
 		if (!strcmp(r->role, "source"))
 			fprintf(f, "      precopy %u rounds %llu B, stop-copy %llu B "
 				"(read %.3f ms, send %.3f ms), p2p %.3f ms, "
@@ -320,6 +323,11 @@ static void json_endpoint(const struct vfiomig_report *r, FILE *f)
 		json_str(f, d->name);
 		fprintf(f, ",\"flags\":");
 		json_str(f, vfiomig_flags_str(d->flags, fl, sizeof(fl)));
+		fprintf(f, ",\"reset_at_start\":");
+		if (d->reset_from[0])
+			json_str(f, d->reset_from);
+		else
+			fprintf(f, "null");
 		fprintf(f, ",\"precopy_v2\":%s,\"precopy_rounds\":%u,"
 			"\"precopy_bytes\":%llu,\"stopcopy_bytes\":%llu,"
 			"\"read_ns\":%llu,\"send_ns\":%llu,\"load_ns\":%llu,"

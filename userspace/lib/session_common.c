@@ -7,10 +7,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "session_internal.h"
 
 #define DEFAULT_CHANNEL_CAP 8
+/* How long a refusing endpoint waits for the peer to read its ERROR. */
+#define REFUSE_LINGER_MS 500
 
 void vfiomig_opts_init(struct vfiomig_opts *o)
 {
@@ -187,4 +191,71 @@ int vm_session_report_failure(struct vm_session *ss, struct vfiomig_report *r,
 	snprintf(err, errlen, "%s", why);
 	vm_report_fail(r, why);
 	return failed;
+}
+
+int vm_devices_ready(struct vfiomig_device **devs, unsigned n,
+		     const struct vfiomig_opts *o, struct vfiomig_report *r,
+		     const char *verb, char *why, size_t len)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int st, ret = vfiomig_device_get_state(devs[i], &st);
+
+		if (ret) {
+			snprintf(why, len, "%s", vfiomig_device_errmsg(devs[i]));
+			return ret;
+		}
+		if (st == VFIOMIG_RUNNING)
+			continue;
+		if (o->reset_stopped) {
+			ret = vfiomig_device_reset(devs[i]);
+			int now = -1;
+			if (!ret)
+				ret = vfiomig_device_get_state(devs[i], &now);
+			if (!ret && now == VFIOMIG_RUNNING) {
+				snprintf(r->dev[i].reset_from, sizeof(r->dev[i].reset_from),
+					 "%s", vfiomig_state_name(st));
+				vm_report_event(r, "reset-at-start", (int)i, (uint64_t)st,
+						vfiomig_state_name(st));
+				continue;
+			}
+			snprintf(why, len, "dev %s: not RUNNING (%s), reset did not help: %.200s, refusing to %s",
+				 vfiomig_device_name(devs[i]), vfiomig_state_name(st),
+				 ret ? vfiomig_device_errmsg(devs[i]) : vfiomig_state_name(now),
+				 verb);
+			return ret ? ret : -EBUSY;
+		}
+		snprintf(why, len, "dev %s: not RUNNING (%s), refusing to %s",
+			 vfiomig_device_name(devs[i]), vfiomig_state_name(st), verb);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+void vm_refuse_peer(struct vfiomig_link *link, unsigned timeout_ms, int err,
+		    const char *msg)
+{
+	struct vm_chan c;
+	atomic_bool never = false;
+	int fd;
+
+	if (vm_link_channel(link, 0, timeout_ms, &fd))
+		return;
+	vm_chan_init(&c, fd, 0, &never, timeout_ms);
+	vm_chan_send_error(&c, err, msg);
+	vm_chan_destroy(&c);
+	/*
+	 * Closing a TCP socket with unread input (the peer's HELLO) sends a
+	 * reset, which can destroy the ERROR before the peer reads it: half
+	 * close, then read until the peer closes, for a short while.
+	 */
+	shutdown(fd, SHUT_WR);
+	uint64_t end = vfiomig_now_ns() + REFUSE_LINGER_MS * 1000000ULL;
+	for (uint64_t now; (now = vfiomig_now_ns()) < end;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char sink[4096];
+
+		if (poll(&pfd, 1, (int)((end - now) / 1000000ULL) + 1) <= 0 ||
+		    recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			break;
+	}
 }

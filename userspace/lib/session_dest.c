@@ -574,10 +574,20 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 	vm_chan_init(&s->ch[0], fd, 0, &s->ss.abort, s->o.io_timeout_ms);
 	s->nch_init = 1;
 	ret = vm_chan_recv_hdr(&s->ch[0], &h);
-	if (!ret && h.type != VFIOMIG_REC_HELLO)
+	if (!ret && h.type != VFIOMIG_REC_HELLO && h.type != VFIOMIG_REC_ERROR)
 		ret = -EPROTO;
 	if (!ret)
 		ret = vm_chan_recv_payload(&s->ch[0], &h, buf);
+	if (!ret && h.type == VFIOMIG_REC_ERROR) {
+		char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
+		int e = vfiomig_wire_decode_error(buf, h.len, m, sizeof(m));
+
+		pthread_mutex_lock(&s->ss.lock);
+		s->peer_failed = true;
+		pthread_mutex_unlock(&s->ss.lock);
+		vm_report_event(s->r, "peer-error", -1, (uint64_t)-e, m);
+		return vm_fail(&s->ss, e, "source refused: %s", m);
+	}
 	if (!ret)
 		ret = vfiomig_wire_decode_hello(buf, h.len, &hello);
 	if (ret)
@@ -818,21 +828,15 @@ int vfiomig_migrate_dest(struct vfiomig_device **devs, unsigned n,
 	s->r->transitions = o->transitions;
 	s->r->max_queued = s->o.max_queued;
 	for (unsigned i = 0; i < n; i++) {
-		int st;
 		s->d[i].dev = devs[i];
 		s->d[i].obs = (struct vm_obs_arg){ s->r, i };
 		vfiomig_device_set_observer(devs[i], vm_report_observer, &s->d[i].obs);
-		ret = vfiomig_device_get_state(devs[i], &st);
-		if (!ret && st != VFIOMIG_RUNNING)
-			ret = -EBUSY;
-		if (ret) {
-			snprintf(err, errlen, "dev %s: not RUNNING (%s), refusing to receive",
-				 vfiomig_device_name(devs[i]),
-				 ret == -EBUSY ? vfiomig_state_name(st) :
-				 vfiomig_device_errmsg(devs[i]));
-			vm_report_fail(s->r, err);
-			goto out_noerr;
-		}
+	}
+	ret = vm_devices_ready(devs, n, o, s->r, "receive", err, errlen);
+	if (ret) {
+		vm_report_fail(s->r, err);
+		vm_refuse_peer(link, o->io_timeout_ms, ret, err);
+		goto out_noerr;
 	}
 	ret = vm_pool_start(&s->pool, n);
 	if (ret) {

@@ -244,6 +244,7 @@ struct vm_dev_stats {
 	uint64_t barrier_wait_ns;
 	uint64_t reinits, ack_requests, acks;
 	uint64_t running_ns;	/* destination: reached RUNNING */
+	char reset_from[VM_PHASE_LEN];	/* not RUNNING at start: the state reset */
 	char phase[VM_PHASE_LEN];	/* current phase, tags transitions */
 };
 
@@ -306,6 +307,24 @@ struct vm_obs_arg {
 };
 
 /* Helpers shared by both endpoints (session_common.c). */
+
+/*
+ * vm_devices_ready() - every device must be RUNNING before a session
+ * starts.  One that is not is reset (VFIO_DEVICE_RESET, as QEMU resets its
+ * devices at machine start) when o->reset_stopped, and the report says
+ * so; otherwise, or if the reset does not give RUNNING, it is refused with
+ * "dev NAME: not RUNNING (STATE), refusing to @verb" in @why.
+ */
+int vm_devices_ready(struct vfiomig_device **devs, unsigned n,
+		     const struct vfiomig_opts *o, struct vfiomig_report *r,
+		     const char *verb, char *why, size_t len);
+/*
+ * vm_refuse_peer() - an endpoint that refuses before its handshake still
+ * tells the peer, as an ERROR record on channel 0, instead of leaving it
+ * to wait out its timeout.  Best effort.
+ */
+void vm_refuse_peer(struct vfiomig_link *link, unsigned timeout_ms, int err,
+		    const char *msg);
 void vm_read_boot_id(uint8_t id[16]);
 unsigned vm_effective_channels(const struct vfiomig_opts *o, unsigned ndev);
 

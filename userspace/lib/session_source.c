@@ -13,6 +13,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "internal.h"
 #include "session_internal.h"
 
 struct src_dev {
@@ -173,7 +174,8 @@ static int handshake(struct src *s, struct vfiomig_link *link)
 		return vm_fail(&s->ss, len, "cannot encode HELLO");
 	ret = vm_chan_send(&s->ch[0], VFIOMIG_REC_HELLO, VFIOMIG_WIRE_NODEV, buf,
 			   (uint32_t)len);
-	if (ret)
+	/* A destination that refused at once may have closed already: its ERROR says why. */
+	if (ret && ret != -ECONNRESET)
 		return chan_fail(s, 0, ret);
 
 	ret = vm_chan_recv_hdr(&s->ch[0], &h);
@@ -716,7 +718,6 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 	s->r->transitions = o->transitions;
 	s->r->ok = 0;
 	for (unsigned i = 0; i < n; i++) {
-		int st;
 		s->d[i].dev = devs[i];
 		s->d[i].obs = (struct vm_obs_arg){ s->r, i };
 		s->d[i].buf = malloc(o->chunk);
@@ -725,18 +726,14 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 			goto out;
 		}
 		vfiomig_device_set_observer(devs[i], vm_report_observer, &s->d[i].obs);
-		ret = vfiomig_device_get_state(devs[i], &st);
-		if (!ret && st != VFIOMIG_RUNNING)
-			ret = -EBUSY;
-		if (ret) {
-			/* Nothing was touched yet: report, do not recover. */
-			snprintf(err, errlen, "dev %s: not RUNNING (%s), refusing to migrate",
-				 vfiomig_device_name(devs[i]),
-				 ret == -EBUSY ? vfiomig_state_name(st) :
-				 vfiomig_device_errmsg(devs[i]));
-			vm_report_fail(s->r, err);
-			goto out_noabort;
-		}
+		vm_device_set_cancel(devs[i], &s->ss.abort);
+	}
+	ret = vm_devices_ready(devs, n, o, s->r, "migrate", err, errlen);
+	if (ret) {
+		/* Nothing was touched: report, tell the destination, do not recover. */
+		vm_report_fail(s->r, err);
+		vm_refuse_peer(link, o->io_timeout_ms, ret, err);
+		goto out_noabort;
 	}
 
 	ret = handshake(s, link);
@@ -796,6 +793,7 @@ out_noabort:
 	for (unsigned i = 0; s->d && i < n; i++) {
 		free(s->d[i].buf);
 		vfiomig_device_set_observer(devs[i], NULL, NULL);
+		vm_device_set_cancel(devs[i], NULL);
 	}
 	if (s->r) {
 		s->r->t_end = vfiomig_now_ns();
