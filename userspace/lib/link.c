@@ -107,8 +107,11 @@ static int tune(int fd, int family)
 {
 	int one = 1;
 
-	if (family != AF_UNIX)
+	if (family != AF_UNIX) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* Receives without a timeout (precopy) still end if the peer's host dies. */
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
 	return fd;
 }
 

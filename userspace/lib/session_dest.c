@@ -342,6 +342,8 @@ static int rx_one(struct dst *s, unsigned c)
 	case VFIOMIG_REC_SWITCHOVER:
 		if (c != 0 || s->switchover)
 			return proto(s, c, &h, "unexpected switchover");
+		/* From here on the source owes data: a silent source times out. */
+		atomic_store(&s->ch[0].rx_no_timeout, false);
 		pthread_mutex_lock(&s->ss.lock);
 		s->switchover = true;
 		s->r->t_switchover = vfiomig_now_ns();
@@ -697,6 +699,13 @@ static int handshake(struct dst *s, struct vfiomig_link *link)
 		s->ch[idx].rx_seq = 1;	/* CHAN_HELLO was record 0 */
 	}
 	s->nch_init = s->nchan;
+	/*
+	 * The source may legitimately send nothing for as long as precopy
+	 * lasts (idle devices, --min-precopy-ms): the same rule as on the
+	 * source's return path.  The source bounds precopy itself, and a
+	 * closed connection still ends the wait.
+	 */
+	atomic_store(&s->ch[0].rx_no_timeout, true);
 	return 0;
 }
 
