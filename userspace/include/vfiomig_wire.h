@@ -39,13 +39,15 @@ enum vfiomig_wire_type {
 	VFIOMIG_REC_DEV_END = 9,	/* src->dst: device stream complete */
 	VFIOMIG_REC_DONE = 10,		/* dst->src: every device RUNNING */
 	VFIOMIG_REC_ERROR = 11,		/* either way: abort, errno + message */
-	VFIOMIG_REC_TYPE_MAX = 11,
+	VFIOMIG_REC_KEEPALIVE = 12,	/* src->dst, channel 0: precopy idle, still here */
+	VFIOMIG_REC_TYPE_MAX = 12,
 };
 
 /* Capability bits exchanged in HELLO/WELCOME. */
 #define VFIOMIG_CAP_ACK_LEGACY (1u << 0)	/* one ack for all devices */
 #define VFIOMIG_CAP_ACK_PER_DEVICE (1u << 1)	/* re-usable per-device acks */
 #define VFIOMIG_CAP_REINIT (1u << 2)		/* source may re-send initial data */
+#define VFIOMIG_CAP_KEEPALIVE (1u << 3)	/* source sends KEEPALIVE while idle */
 
 struct vfiomig_wire_hdr {
 	uint16_t type;

@@ -133,8 +133,10 @@ static int send_record(struct vm_chan *c, unsigned type, unsigned dev,
 	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
 	iov[1] = (struct iovec){ (void *)payload, len };
 	ret = send_all(c, iov, len ? 2 : 1, limit_ms, abortable);
-	if (!ret)
+	if (!ret) {
 		c->tx_seq++;
+		atomic_store(&c->last_tx_ns, vfiomig_now_ns());
+	}
 	pthread_mutex_unlock(&c->tx_lock);
 	return ret;
 }

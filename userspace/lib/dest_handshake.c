@@ -112,6 +112,7 @@ int dst_check_hello(struct dst *s, struct vfiomig_link *link)
 		caps &= VFIOMIG_CAP_ACK_PER_DEVICE | VFIOMIG_CAP_REINIT;
 	else
 		caps &= s->ack_mode == VFIOMIG_ACK_LEGACY ? VFIOMIG_CAP_ACK_LEGACY : 0;
+	caps |= hello.caps & vm_caps_for(&s->o) & VFIOMIG_CAP_KEEPALIVE;
 
 	s->caps = caps;
 	return 0;
@@ -172,13 +173,6 @@ int dst_send_welcome(struct dst *s, struct vfiomig_link *link)
 		s->ch[idx].rx_seq = 1;	/* CHAN_HELLO was record 0 */
 	}
 	s->nch_init = s->nchan;
-	/*
-	 * The source may legitimately send nothing for as long as precopy
-	 * lasts (idle devices, --min-precopy-ms): the same rule as on the
-	 * source's return path.  The source bounds precopy itself, and a
-	 * closed connection still ends the wait.
-	 */
-	atomic_store(&s->ch[0].rx_no_timeout, true);
 	return 0;
 }
 

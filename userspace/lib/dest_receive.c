@@ -152,14 +152,17 @@ int dst_rx_one(struct dst *s, unsigned c)
 	case VFIOMIG_REC_SWITCHOVER:
 		if (c != 0 || s->switchover)
 			return proto(s, c, &h, "unexpected switchover");
-		/* From here on the source owes data: a silent source times out. */
-		atomic_store(&s->ch[0].rx_no_timeout, false);
 		pthread_mutex_lock(&s->ss.lock);
 		s->switchover = true;
 		s->r->t_switchover = vfiomig_now_ns();
 		pthread_cond_broadcast(&s->ss.cond);
 		pthread_mutex_unlock(&s->ss.lock);
 		vm_report_event(s->r, "switchover", -1, 0, NULL);
+		return 0;
+	case VFIOMIG_REC_KEEPALIVE:
+		/* Its arrival already restarted channel 0's receive timeout. */
+		if (c != 0 || !(s->caps & VFIOMIG_CAP_KEEPALIVE))
+			return proto(s, c, &h, "keep-alive not negotiated or not on channel 0");
 		return 0;
 	case VFIOMIG_REC_STOPCOPY_DATA:
 		/* Channel 0 carries SWITCHOVER itself: stop-copy bytes before it can never become valid. */

@@ -27,6 +27,7 @@ struct vm_chan {
 	unsigned timeout_ms;
 	atomic_bool rx_no_timeout;	/* receive waits only end on data, EOF or abort */
 	bool timed;		/* blocking socket with 100 ms SO_*TIMEO slices */
+	_Atomic uint64_t last_tx_ns;	/* when the last record went out */
 };
 
 void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,

@@ -172,6 +172,22 @@ static int final_check(struct src *s, bool *again)
 	return 0;
 }
 
+/*
+ * An idle precopy sends nothing for as long as it lasts; the destination
+ * times out a silent source, so tell it we are here well within its
+ * timeout (the one both ends were given).
+ */
+static int keep_alive(struct src *s, uint64_t now)
+{
+	uint64_t every = (uint64_t)s->o.io_timeout_ms * 1000000ULL / 4;
+
+	if (!(s->caps & VFIOMIG_CAP_KEEPALIVE) ||
+	    now - atomic_load(&s->ch[0].last_tx_ns) < every)
+		return 0;
+	int ret = vm_chan_send(&s->ch[0], VFIOMIG_REC_KEEPALIVE, VFIOMIG_WIRE_NODEV, NULL, 0);
+	return ret ? src_chan_fail(s, 0, ret) : 0;
+}
+
 int src_precopy(struct src *s)
 {
 	struct vm_sw_dev sw[VFIOMIG_WIRE_MAX_DEVICES];
@@ -258,6 +274,9 @@ int src_precopy(struct src *s)
 		else {
 			/* Idle round: sleep on the ack condition instead of spinning. */
 			uint64_t now = vfiomig_now_ns();
+			ret = keep_alive(s, now);
+			if (ret)
+				return ret;
 			if (!wait_since)
 				wait_since = now;
 			if (in.min_time_ok &&

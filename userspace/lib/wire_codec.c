@@ -62,6 +62,7 @@ static const char *const type_names[] = {
 	[VFIOMIG_REC_DEV_END] = "DEV_END",
 	[VFIOMIG_REC_DONE] = "DONE",
 	[VFIOMIG_REC_ERROR] = "ERROR",
+	[VFIOMIG_REC_KEEPALIVE] = "KEEPALIVE",
 };
 
 const char *vfiomig_wire_type_name(unsigned type)
@@ -86,6 +87,7 @@ uint32_t vfiomig_wire_max_len(unsigned type)
 	case VFIOMIG_REC_ACK:
 		return 4;
 	case VFIOMIG_REC_SWITCHOVER:
+	case VFIOMIG_REC_KEEPALIVE:
 		return 0;
 	case VFIOMIG_REC_DEV_END:
 		return 8;

@@ -312,6 +312,49 @@ static void ack_request_flood_is_bounded(void **state)
 	assert_int_not_equal(0, e.ret);
 }
 
+/*
+ * A source that negotiates keep-alives and then goes silent is timed out
+ * by the destination (keep-alives do not make the destination wait
+ * forever); one that keeps sending KEEPALIVE is not.
+ */
+static void silent_source_times_out(void **state)
+{
+	for (int alive = 0; alive < 2; alive++) {
+		struct endpoint e;
+		struct vfiomig_link *peer;
+		struct wire w = { 0 };
+
+		(void)state;
+		w.fd = start(&e, false, 0, &peer);
+		source_handshake(&w, VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_KEEPALIVE);
+		uint64_t t0 = vfiomig_now_ns();
+		/* 1.2 s of precopy silence against a 300 ms timeout. */
+		for (int k = 0; alive && k < 12; k++) {
+			usleep(100000);
+			assert_true(wire_send(&w, VFIOMIG_REC_KEEPALIVE, VFIOMIG_WIRE_NODEV, NULL, 0));
+		}
+		if (alive) {
+			/* Still waiting: no ERROR arrived, and it has not returned. */
+			uint8_t b;
+			assert_int_equal(-1, recv(w.fd, &b, 1, MSG_DONTWAIT));
+			assert_int_equal(EAGAIN, errno);
+			finish(&e, peer, w.fd);
+			assert_int_equal(-ECONNRESET, e.ret);
+			continue;
+		}
+		pthread_join(e.th, NULL);
+		uint64_t ms = (vfiomig_now_ns() - t0) / 1000000;
+		e.th = pthread_self();
+		assert_int_equal(-ETIMEDOUT, e.ret);
+		assert_true(ms >= 250 && ms < 3000);
+		assert_int_equal(VFIOMIG_RUNNING, fake_device_state(&e.fd));
+		vfiomig_report_free(e.rep);
+		vfiomig_link_free(peer);
+		vfiomig_link_free(e.link);
+		fake_device_destroy(&e.fd);
+	}
+}
+
 static void hostile_errno(uint32_t errno_on_wire, bool source_side)
 {
 	struct endpoint e;
@@ -484,6 +527,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(ack_request_flood_is_bounded),
 		cmocka_unit_test(hostile_errnos),
+		cmocka_unit_test(silent_source_times_out),
 		cmocka_unit_test(hostile_sources),
 		cmocka_unit_test(hostile_destinations),
 	};
