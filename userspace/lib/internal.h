@@ -55,12 +55,15 @@ struct vfiomig_device {
  */
 void vm_device_set_cancel(struct vfiomig_device *dev, const atomic_bool *cancel);
 
-/* Record "dev NAME: what: strerror (-e)" in dev->err and return -e. */
-int vm_dev_err(struct vfiomig_device *dev, int e, const char *fmt, ...)
+/*
+ * Record "dev NAME: what: strerror (err)" in dev->err and return @err, a
+ * -errno like every error in the library.
+ */
+int vm_dev_err(struct vfiomig_device *dev, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Same for the context (open errors). */
-int vm_ctx_err(struct vfiomig_ctx *ctx, int e, const char *fmt, ...)
+int vm_ctx_err(struct vfiomig_ctx *ctx, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Group/container management (ctx_container.c), called with ctx->lock held. */

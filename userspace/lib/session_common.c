@@ -142,9 +142,8 @@ int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err > 0)
-		err = -err;
-	if (!err)
+	/* -errno only; 0 (a failure without a code) is reported as EIO. */
+	if (err >= 0 || err < -4095)
 		err = -EIO;
 	pthread_mutex_lock(&ss->lock);
 	if (!ss->err) {

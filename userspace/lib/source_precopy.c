@@ -143,7 +143,11 @@ static int precopy_device(struct src *s, unsigned i, uint64_t *moved)
 	return 0;
 }
 
-/* Issue 5: one last look at every device before stopping anything. */
+/*
+ * One last look at every device before stopping anything: a REINIT that
+ * raced with the decision would otherwise move a whole new image into
+ * the downtime, which is what the switchover ack exists to prevent.
+ */
 static int final_check(struct src *s, bool *again)
 {
 	*again = false;
