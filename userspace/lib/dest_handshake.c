@@ -51,16 +51,8 @@ int dst_check_hello(struct dst *s, struct vfiomig_link *link)
 		ret = -EPROTO;
 	if (!ret)
 		ret = vm_chan_recv_payload(&s->ch[0], &h, buf);
-	if (!ret && h.type == VFIOMIG_REC_ERROR) {
-		char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
-		int e = vfiomig_wire_decode_error(buf, h.len, m, sizeof(m));
-
-		pthread_mutex_lock(&s->ss.lock);
-		s->peer_failed = true;
-		pthread_mutex_unlock(&s->ss.lock);
-		vm_report_event(s->r, "peer-error", -1, (uint64_t)-e, m);
-		return vm_fail(&s->ss, e, "source refused: %s", m);
-	}
+	if (!ret && h.type == VFIOMIG_REC_ERROR)
+		return vm_peer_error(&s->ss, s->r, &s->peer_failed, buf, h.len, "source refused");
 	if (!ret)
 		ret = vfiomig_wire_decode_hello(buf, h.len, &hello);
 	if (ret)

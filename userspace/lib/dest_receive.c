@@ -192,17 +192,10 @@ int dst_rx_one(struct dst *s, unsigned c)
 		pthread_mutex_unlock(&s->ss.lock);
 		dst_enqueue(s, h.dev, it);
 		return 0;
-	case VFIOMIG_REC_ERROR: {
-		char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
+	case VFIOMIG_REC_ERROR:
 		if ((ret = recv_small(s, c, &h, buf)))
 			return ret;
-		int e = vfiomig_wire_decode_error(buf, h.len, m, sizeof(m));
-		pthread_mutex_lock(&s->ss.lock);
-		s->peer_failed = true;
-		pthread_mutex_unlock(&s->ss.lock);
-		vm_report_event(s->r, "peer-error", -1, (uint64_t)-e, m);
-		return vm_fail(&s->ss, e, "source aborted: %s", m);
-	}
+		return vm_peer_error(&s->ss, s->r, &s->peer_failed, buf, h.len, "source aborted");
 	default:
 		return proto(s, c, &h, "not valid from a source");
 	}

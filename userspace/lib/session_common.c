@@ -258,3 +258,17 @@ void vm_refuse_peer(struct vfiomig_link *link, unsigned timeout_ms, int err,
 			break;
 	}
 }
+
+int vm_peer_error(struct vm_session *ss, struct vfiomig_report *r,
+		  bool *peer_failed, const uint8_t *buf, uint32_t len,
+		  const char *what)
+{
+	char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
+	int e = vfiomig_wire_decode_error(buf, len, m, sizeof(m));
+
+	pthread_mutex_lock(&ss->lock);
+	*peer_failed = true;
+	pthread_mutex_unlock(&ss->lock);
+	vm_report_event(r, "peer-error", -1, (uint64_t)-e, m);
+	return vm_fail(ss, e, "%s: %s", what, m);
+}

@@ -156,6 +156,14 @@ void vm_session_note(struct vm_session *ss, const char *what);
  */
 int vm_session_report_failure(struct vm_session *ss, struct vfiomig_report *r,
 			      int ret, char *err, size_t errlen);
+/*
+ * vm_peer_error() - the peer sent ERROR (payload @buf, @len bytes): it
+ * needs no answer (*@peer_failed, under the lock), the report logs it, and
+ * the session fails with the peer's errno and "@what: its message".
+ */
+int vm_peer_error(struct vm_session *ss, struct vfiomig_report *r,
+		  bool *peer_failed, const uint8_t *buf, uint32_t len,
+		  const char *what);
 /* Tell the peer on @c why this side failed (the first failure). */
 void vm_session_send_error(struct vm_session *ss, struct vm_chan *c);
 /*

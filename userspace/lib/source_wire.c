@@ -45,14 +45,7 @@ void *src_return_path(void *arg)
 			break;
 		}
 		if (h.type == VFIOMIG_REC_ERROR) {
-			char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
-			int e = vfiomig_wire_decode_error(buf, h.len, m, sizeof(m));
-
-			pthread_mutex_lock(&s->ss.lock);
-			s->peer_failed = true;
-			pthread_mutex_unlock(&s->ss.lock);
-			vm_report_event(s->r, "peer-error", -1, (uint64_t)-e, m);
-			vm_fail(&s->ss, e, "destination: %s", m);
+			vm_peer_error(&s->ss, s->r, &s->peer_failed, buf, h.len, "destination");
 			break;
 		}
 		if (h.type == VFIOMIG_REC_DONE) {
@@ -135,13 +128,9 @@ int src_handshake(struct src *s, struct vfiomig_link *link)
 		ret = vm_chan_recv_payload(&s->ch[0], &h, buf);
 	if (ret)
 		return vm_fail(&s->ss, ret, "handshake: %s", vfiomig_wire_strerror(ret));
-	if (h.type == VFIOMIG_REC_ERROR) {
-		char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
-		int e = vfiomig_wire_decode_error(buf, h.len, m, sizeof(m));
-
-		s->peer_failed = true;
-		return vm_fail(&s->ss, e, "destination refused: %s", m);
-	}
+	if (h.type == VFIOMIG_REC_ERROR)
+		return vm_peer_error(&s->ss, s->r, &s->peer_failed, buf, h.len,
+				     "destination refused");
 	ret = vfiomig_wire_decode_hello(buf, h.len, &welcome);
 	if (ret)
 		return vm_fail(&s->ss, ret, "handshake: malformed WELCOME");
