@@ -96,10 +96,18 @@ static inline void eu_free_result(void *p)
  * Migrate src[i] -> dst[i] in this process.  Digests and states are read
  * while the devices are still open (closing a device resets it).
  */
-static inline struct eu_result *eu_local2(char (*src)[MOCKVF_UUID_LEN],
-					  char (*dst)[MOCKVF_UUID_LEN], unsigned n,
-					  const struct vfiomig_opts *o,
-					  const struct vfiomig_opts *dopt)
+/* Called with the opened devices before the migration starts. */
+struct eu_prep {
+	void (*fn)(struct vfiomig_device **sd, struct vfiomig_device **dd,
+		   unsigned n, void *arg);
+	void *arg;
+};
+
+static inline struct eu_result *eu_local_prep(char (*src)[MOCKVF_UUID_LEN],
+					      char (*dst)[MOCKVF_UUID_LEN], unsigned n,
+					      const struct vfiomig_opts *o,
+					      const struct vfiomig_opts *dopt,
+					      const struct eu_prep *prep)
 {
 	struct eu_result *res = calloc(1, sizeof(*res));
 	struct vfiomig_device *sd[EU_MAX], *dd[EU_MAX];
@@ -120,6 +128,8 @@ static inline struct eu_result *eu_local2(char (*src)[MOCKVF_UUID_LEN],
 			mt_log("%s", vfiomig_ctx_errmsg(ctx));
 		ASSERT_EQ(0, r);
 	}
+	if (prep && prep->fn)
+		prep->fn(sd, dd, n, prep->arg);
 	ASSERT_EQ(0, vfiomig_link_pair(&ls, &ld));
 	struct eu_dst_thread t = { .devs = dd, .n = n, .link = ld, .o = dopt };
 	ASSERT_EQ(0, pthread_create(&th, NULL, eu_dst_main, &t));
@@ -155,6 +165,14 @@ static inline struct eu_result *eu_local2(char (*src)[MOCKVF_UUID_LEN],
 	}
 	vfiomig_ctx_free(ctx);
 	return res;
+}
+
+static inline struct eu_result *eu_local2(char (*src)[MOCKVF_UUID_LEN],
+					  char (*dst)[MOCKVF_UUID_LEN], unsigned n,
+					  const struct vfiomig_opts *o,
+					  const struct vfiomig_opts *dopt)
+{
+	return eu_local_prep(src, dst, n, o, dopt, NULL);
 }
 
 static inline struct eu_result *eu_local(char (*src)[MOCKVF_UUID_LEN],

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * switchover_ack - issue 5: legacy and per-device switchover acks, their
+ * switchover_ack - legacy and per-device switchover acks, their
  * negotiation, REINIT during precopy and at the final check, an ack
  * request after the stop, and the invariant that the source never
  * switches over with an outstanding ack.

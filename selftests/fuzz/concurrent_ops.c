@@ -196,7 +196,7 @@ static void one_op(struct frng *g, int self)
 			close(fd);
 		}
 	} else if (k < 78) {
-		struct mt_precopy_info info = { .argsz = sizeof(info) };
+		struct vm_precopy_info info = { .argsz = sizeof(info) };
 
 		what = "PRECOPY_INFO";
 		fd = pool_get(g);

@@ -69,7 +69,7 @@ static void close_fds(void *p)
 /* Every kind of I/O on the orphans fails, and promptly. */
 static void poke(const char *when)
 {
-	struct mt_precopy_info info = { .argsz = sizeof(info) };
+	struct vm_precopy_info info = { .argsz = sizeof(info) };
 	struct pollfd p[2] = {
 		{ .fd = fds[0], .events = POLLIN },
 		{ .fd = fds[1], .events = POLLIN },

@@ -651,7 +651,7 @@ TEST_TIMEOUT(resume_stream, 110)
 	};
 	struct fz_dev src, dst;
 	struct mbuf m = { 0 };
-	struct mt_precopy_info info;
+	struct vm_precopy_info info;
 	struct fuzz_budget bud;
 	struct frng g;
 	uint64_t seed, dcur, want;

@@ -302,7 +302,7 @@ static unsigned episode(struct frng *g, struct dev *v, unsigned ep)
 			check_prompt(t0, "write", v);
 		} else if (k < 85 && nfds) {
 			struct dfd *f = &fds[frng_below(g, nfds)];
-			struct mt_precopy_info info;
+			struct vm_precopy_info info;
 			int r;
 
 			frng_fill(g, &info, sizeof(info));

@@ -179,7 +179,7 @@ int vfio_dev_precopy_v2(struct vfio_dev *d)
 	return ioctl(d->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
 }
 
-int vfio_dev_precopy_info(int data_fd, struct mt_precopy_info *info)
+int vfio_dev_precopy_info(int data_fd, struct vm_precopy_info *info)
 {
 	info->argsz = sizeof(*info);
 	return ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;

@@ -18,11 +18,14 @@
 #include <linux/vfio.h>
 
 #include "mockvf_dev.h"
-
 /*
- * Build hosts may carry an old <linux/vfio.h> (Debian 12's lacks PRE_COPY,
- * PRECOPY_INFO and MIG_DATA_SIZE): our own names for what we use.
+ * The uAPI constants old <linux/vfio.h> copies lack and the ioctl payload
+ * layouts: one header, shared with the engine (the engine's code is not
+ * used, only its view of the kernel interface).
  */
+#include "../../userspace/lib/vfio_uapi.h"
+
+/* Migration states by name, for readable tests. */
 enum mt_state {
 	MT_ERROR = 0,
 	MT_STOP = 1,
@@ -33,30 +36,6 @@ enum mt_state {
 	MT_PRE_COPY = 6,
 	MT_PRE_COPY_P2P = 7,
 };
-
-#ifndef VFIO_MIGRATION_PRE_COPY
-#define VFIO_MIGRATION_PRE_COPY (1 << 2)
-#endif
-#ifndef VFIO_MIG_GET_PRECOPY_INFO
-#define VFIO_MIG_GET_PRECOPY_INFO _IO(VFIO_TYPE, VFIO_BASE + 21)
-#endif
-#ifndef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
-#define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
-#endif
-
-struct mt_precopy_info {
-	__u32 argsz;
-	__u32 flags;
-	__aligned_u64 initial_bytes;
-	__aligned_u64 dirty_bytes;
-};
-
-#ifndef VFIO_PRECOPY_INFO_REINIT
-#define VFIO_PRECOPY_INFO_REINIT (1 << 0)
-#endif
-#ifndef VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2
-#define VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 12
-#endif
 
 struct vfio_dev {
 	int container;
@@ -78,7 +57,7 @@ int vfio_dev_reset(struct vfio_dev *d);
 /* VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2 (12), SET. */
 int vfio_dev_precopy_v2(struct vfio_dev *d);
 /* VFIO_MIG_GET_PRECOPY_INFO on a saving fd; @info->flags is sent as is. */
-int vfio_dev_precopy_info(int data_fd, struct mt_precopy_info *info);
+int vfio_dev_precopy_info(int data_fd, struct vm_precopy_info *info);
 
 /* A growable byte buffer for migration streams. */
 struct mbuf {

@@ -80,7 +80,7 @@ TEST(enomsg_then_eof)
 	ASSERT_EQ(0, read(fd, &c, 1));
 	/* PRECOPY_INFO is refused outside PRE_COPY states */
 	{
-		struct mt_precopy_info info = { 0 };
+		struct vm_precopy_info info = { 0 };
 
 		ASSERT_EQ(-EINVAL, vfio_dev_precopy_info(fd, &info));
 	}

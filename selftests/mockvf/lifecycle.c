@@ -252,7 +252,7 @@ TEST_TIMEOUT(data_fd_outlives_device, 60)
 	ASSERT_EQ(-1, read(sfd, &c, 1));
 	ASSERT_EQ(ENODEV, errno);
 	{
-		struct mt_precopy_info info = { 0 };
+		struct vm_precopy_info info = { 0 };
 
 		ASSERT_EQ(-EINVAL, vfio_dev_precopy_info(sfd, &info));
 	}

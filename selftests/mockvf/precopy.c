@@ -20,9 +20,9 @@ static uint64_t image_bytes(uint64_t size)
 
 #define END_BYTES (24 + 16 + 4096)	/* digest, count, BAR0 */
 
-static struct mt_precopy_info query(int fd, uint32_t flags_in)
+static struct vm_precopy_info query(int fd, uint32_t flags_in)
 {
-	struct mt_precopy_info info = { .flags = flags_in };
+	struct vm_precopy_info info = { .flags = flags_in };
 
 	ASSERT_EQ(0, vfio_dev_precopy_info(fd, &info));
 	return info;
@@ -31,7 +31,7 @@ static struct mt_precopy_info query(int fd, uint32_t flags_in)
 TEST(initial_bytes_fall_as_read)
 {
 	char u[MOCKVF_UUID_LEN];
-	struct mt_precopy_info info;
+	struct vm_precopy_info info;
 	struct vfio_dev *d;
 	struct mbuf b = { 0 };
 	uint64_t total = image_bytes(16384), got = 0, sz;
@@ -67,7 +67,7 @@ TEST(initial_bytes_fall_as_read)
 	/* leaving PRE_COPY kills the file; the ioctl says EINVAL */
 	ASSERT_EQ(-1, mvt_goto(d, MT_RUNNING));
 	{
-		struct mt_precopy_info i2 = { 0 };
+		struct vm_precopy_info i2 = { 0 };
 
 		ASSERT_EQ(-EINVAL, vfio_dev_precopy_info(fd, &i2));
 	}
@@ -77,7 +77,7 @@ TEST(initial_bytes_fall_as_read)
 TEST_TIMEOUT(dirty_bytes_follow_workload, 60)
 {
 	char u[MOCKVF_UUID_LEN];
-	struct mt_precopy_info i1, i2, i3;
+	struct vm_precopy_info i1, i2, i3;
 	struct vfio_dev *d;
 	struct mbuf b = { 0 };
 	int fd;
@@ -118,7 +118,7 @@ TEST_TIMEOUT(dirty_bytes_follow_workload, 60)
 TEST(flags_echoed_without_optin)
 {
 	char u[MOCKVF_UUID_LEN];
-	struct mt_precopy_info i;
+	struct vm_precopy_info i;
 	struct vfio_dev *d;
 	struct mbuf b = { 0 };
 	uint64_t total = image_bytes(16384);
@@ -150,7 +150,7 @@ TEST(flags_echoed_without_optin)
 TEST(reinit_after_optin)
 {
 	char us[MOCKVF_UUID_LEN], ud[MOCKVF_UUID_LEN], dg[17];
-	struct mt_precopy_info i;
+	struct vm_precopy_info i;
 	struct vfio_dev *d, *dst;
 	struct mbuf b = { 0 };
 	uint64_t total = image_bytes(16384);
@@ -250,7 +250,7 @@ TEST(optin_refused)
 TEST_TIMEOUT(reconfig_timer_reinits, 60)
 {
 	char u[MOCKVF_UUID_LEN];
-	struct mt_precopy_info i;
+	struct vm_precopy_info i;
 	struct vfio_dev *d;
 	struct mbuf b = { 0 };
 	int fd, k, seen = 0;
@@ -283,7 +283,7 @@ TEST_TIMEOUT(reconfig_timer_reinits, 60)
 TEST_TIMEOUT(reinit_during_initial_image, 60)
 {
 	char us[MOCKVF_UUID_LEN], ud[MOCKVF_UUID_LEN], dg[17];
-	struct mt_precopy_info i;
+	struct vm_precopy_info i;
 	struct vfio_dev *d, *dst;
 	struct mbuf b = { 0 };
 	uint64_t total = image_bytes(1048576);

@@ -96,7 +96,7 @@ TEST_TIMEOUT(tiny_precopy_dirtying, 60)
 {
 	char us[MOCKVF_UUID_LEN], ud[MOCKVF_UUID_LEN], d[17];
 	struct vfio_dev *src, *dst;
-	struct mt_precopy_info info;
+	struct vm_precopy_info info;
 	struct mbuf b = { 0 };
 	int fd, i, rfd;
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bench_scenarios.c - tables 1 (parallel transitions, seed 002) and 2
- * (REINIT and switchover-ack, seed 004) of docs/benchmarks.md.
+ * bench_scenarios.c - tables 1 (parallel transitions against the QEMU
+ * sequential reference) and 2 (REINIT and switchover-ack, one busy
+ * device) of docs/benchmarks.md.
  *
  * Every run uses fresh devices: after a migration the sources are in STOP,
  * and a benchmark that reset them would measure a different device.  The
@@ -22,13 +23,13 @@
 
 #define FW_LIMIT "/sys/module/mockvf/parameters/fw_max_concurrent"
 
-/* Seed 002: ConnectX-7 VFs, QEMU, sequential vs parallel (ms). */
+/* Reference: QEMU on ConnectX-7 VFs, sequential transitions (ms). */
 static const struct {
 	int ndev;
 	double seq, par;
 } seed002[] = { { 1, 497, 493 }, { 2, 758, 653 }, { 4, 1385, 986 } };
 
-/* Seed 004: 4 VFs, one busy; total and busy device's downtime (ms). */
+/* Reference: 4 VFs, one busy; total and busy device's downtime (ms). */
 #define SEED004_OFF_TOTAL 2352.0
 #define SEED004_ON_TOTAL 1335.0
 #define SEED004_OFF_BUSY 1600.0
@@ -197,7 +198,7 @@ int bench_parallel(const struct bench_cfg *cfg)
 }
 
 /*
- * Seed 004: device 0 busy, 3 idle cx7 devices.  The seed's busy VF holds
+ * One busy device (0) and 3 idle cx7 devices.  The reference's busy VF holds
  * 1 GB of device data that its firmware moves at about 1 GB/s; the mock
  * keeps at most 64 MiB, so the busy device gets 64 MiB at 64 MiB/s (save
  * and load): an image costs the same second.  It dirties 8 MiB/s and

@@ -11,24 +11,6 @@
 
 #include "cli.h"
 
-static const char common_help[] =
-"Options:\n"
-"  --transitions sequential|parallel  device state transitions (default parallel)\n"
-"  --channels N           stop-copy channels (default one per device, max 8)\n"
-"  --max-queued BYTES     destination: bytes queued for loading (default 64M)\n"
-"  --max-rounds N         precopy round limit (default 64)\n"
-"  --threshold BYTES      switch over when the stop-copy estimate is below\n"
-"  --switchover-ack auto|off|legacy|per-device   (default auto)\n"
-"  --no-reinit            do not opt in to PRECOPY_INFOv2 (REINIT)\n"
-"  --final-retries N      precopy retries when REINIT appears at switchover (3)\n"
-"  --min-precopy-ms MS    keep precopy running at least MS (default 0)\n"
-"  --timeout MS           peer silence that aborts the session (30000)\n"
-"  --chunk BYTES          data fd read size (default 1M, max 1M)\n"
-"  --json FILE            write the JSON report (docs/engine.md)\n"
-"  --quiet                no summary on stdout\n"
-"  --inject ack-after-stop|reinit-at-final   engine fault hooks (tests)\n"
-"  -h, --help             this help\n";
-
 static const struct {
 	const char *name, *usage, *what;
 } cmds[] = {
@@ -49,13 +31,6 @@ static void usage_all(FILE *f)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].what);
 	fprintf(f, "\nDEV is an mdev UUID or a PCI address.  'vfio-migrate COMMAND --help' for details.\n");
-}
-
-static void usage_cmd(int cmd, FILE *f)
-{
-	fprintf(f, "usage: vfio-migrate %s\n%s.\n\n", cmds[cmd].usage, cmds[cmd].what);
-	if (cmd != CLI_INFO && cmd != CLI_PLOT)
-		fputs(common_help, f);
 }
 
 int cli_parse_size(const char *s, unsigned long long *out)
@@ -118,38 +93,106 @@ static int split_list(char *list, const char **out, unsigned *n)
 enum {
 	O_TRANS = 256, O_CHANNELS, O_MAXQ, O_ROUNDS, O_THRESH, O_ACK, O_NOREINIT,
 	O_FINAL, O_TIMEOUT, O_CHUNK, O_JSON, O_QUIET, O_INJECT, O_SRC, O_DST,
-	O_TO, O_LISTEN, O_PORTFILE, O_MINPRE,
+	O_TO, O_LISTEN, O_PORTFILE, O_MINPRE, O_NORESET,
 };
+
+#define FOR(c) (1u << (c))
+#define MIGRATE (FOR(CLI_LOCAL) | FOR(CLI_SEND) | FOR(CLI_RECEIVE))
+#define ALL (MIGRATE | FOR(CLI_INFO) | FOR(CLI_PLOT))
+
+/*
+ * Every option once: its name, argument, the commands it belongs to and
+ * its help line.  Parsing accepts an option only for its commands, and
+ * each command's help lists exactly its options, so the two cannot drift.
+ */
+static const struct cli_opt {
+	const char *name;
+	const char *arg;	/* NULL: a flag */
+	int id;
+	unsigned cmds;
+	const char *help;
+} opts[] = {
+	{ "src", "DEV[,DEV...]", O_SRC, FOR(CLI_LOCAL), "source devices" },
+	{ "dst", "DEV[,DEV...]", O_DST, FOR(CLI_LOCAL), "destination devices, in the same order" },
+	{ "to", "HOST:PORT|unix:PATH", O_TO, FOR(CLI_SEND), "the receiving endpoint" },
+	{ "listen", "HOST:PORT|unix:PATH", O_LISTEN, FOR(CLI_RECEIVE), "where to accept the source" },
+	{ "port-file", "FILE", O_PORTFILE, FOR(CLI_RECEIVE), "write the bound port here once listening" },
+	{ "transitions", "sequential|parallel", O_TRANS, MIGRATE,
+	  "device state transitions (default parallel)" },
+	{ "channels", "N", O_CHANNELS, MIGRATE,
+	  "stop-copy channels, 1..16 (default one per device, at most 8)" },
+	{ "max-queued", "BYTES", O_MAXQ, MIGRATE,
+	  "destination: bytes queued for loading (default 64M, at least 1M+64)" },
+	{ "max-rounds", "N", O_ROUNDS, MIGRATE, "precopy round limit (default 64)" },
+	{ "threshold", "BYTES", O_THRESH, MIGRATE,
+	  "switch over when the stop-copy estimate is below" },
+	{ "switchover-ack", "auto|off|legacy|per-device", O_ACK, MIGRATE, "(default auto)" },
+	{ "no-reinit", NULL, O_NOREINIT, MIGRATE, "do not opt in to PRECOPY_INFOv2 (REINIT)" },
+	{ "no-reset", NULL, O_NORESET, MIGRATE,
+	  "refuse devices that are not RUNNING instead of resetting them" },
+	{ "final-retries", "N", O_FINAL, MIGRATE,
+	  "precopy retries when REINIT appears at switchover (3)" },
+	{ "min-precopy-ms", "MS", O_MINPRE, MIGRATE, "keep precopy running at least MS (default 0)" },
+	{ "timeout", "MS", O_TIMEOUT, MIGRATE, "peer silence that aborts the session (30000)" },
+	{ "chunk", "BYTES", O_CHUNK, MIGRATE, "data fd read size (default 1M, max 1M)" },
+	{ "json", "FILE", O_JSON, MIGRATE, "write the JSON report (docs/engine.md)" },
+	{ "quiet", NULL, O_QUIET, MIGRATE, "no summary on stdout" },
+	{ "inject", "ack-after-stop|reinit-at-final", O_INJECT, MIGRATE,
+	  "engine fault hooks (tests)" },
+	{ "output", "FILE.svg", 'o', FOR(CLI_PLOT), "where to write the SVG (-o; default stdout)" },
+	{ "help", NULL, 'h', ALL, "this help (-h)" },
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static const struct cli_opt *opt_by_id(int id)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].id == id)
+			return &opts[i];
+	return NULL;
+}
+
+static void usage_cmd(int cmd, FILE *f)
+{
+	char left[64];
+
+	fprintf(f, "usage: vfio-migrate %s\n%s.\n\nOptions:\n", cmds[cmd].usage,
+		cmds[cmd].what);
+	for (size_t i = 0; i < NOPTS; i++) {
+		if (!(opts[i].cmds & FOR(cmd)))
+			continue;
+		snprintf(left, sizeof(left), "--%s%s%s", opts[i].name,
+			 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
+		if (strlen(left) > 24)	/* a long argument gets its own line */
+			fprintf(f, "  %s\n  %-24s %s\n", left, "", opts[i].help);
+		else
+			fprintf(f, "  %-24s %s\n", left, opts[i].help);
+	}
+}
+
+/* "'local', 'send' or 'receive'": the commands of mask @m. */
+static void cmd_names(unsigned m, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned left = (unsigned)__builtin_popcount(m);
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && off < len; i++) {
+		if (!(m & FOR((int)i)))
+			continue;
+		left--;
+		off += (size_t)snprintf(buf + off, len - off, "'%s'%s", cmds[i].name,
+					left > 1 ? ", " : left == 1 ? " or " : "");
+	}
+}
 
 #define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
 
 int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 	      size_t errlen)
 {
-	static const struct option lopts[] = {
-		{ "transitions", required_argument, NULL, O_TRANS },
-		{ "channels", required_argument, NULL, O_CHANNELS },
-		{ "max-queued", required_argument, NULL, O_MAXQ },
-		{ "max-rounds", required_argument, NULL, O_ROUNDS },
-		{ "threshold", required_argument, NULL, O_THRESH },
-		{ "switchover-ack", required_argument, NULL, O_ACK },
-		{ "no-reinit", no_argument, NULL, O_NOREINIT },
-		{ "final-retries", required_argument, NULL, O_FINAL },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "chunk", required_argument, NULL, O_CHUNK },
-		{ "json", required_argument, NULL, O_JSON },
-		{ "quiet", no_argument, NULL, O_QUIET },
-		{ "inject", required_argument, NULL, O_INJECT },
-		{ "src", required_argument, NULL, O_SRC },
-		{ "dst", required_argument, NULL, O_DST },
-		{ "to", required_argument, NULL, O_TO },
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "port-file", required_argument, NULL, O_PORTFILE },
-		{ "min-precopy-ms", required_argument, NULL, O_MINPRE },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct option lopts[NOPTS + 1];
 	unsigned long long v;
 	unsigned u;
 	int c, cmd = -1;
@@ -169,23 +212,36 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 	if (cmd < 0)
 		BAD("unknown command '%s' (local, send, receive, info, plot)", argv[1]);
 	a->cmd = cmd;
+	for (size_t i = 0; i < NOPTS; i++)
+		lopts[i] = (struct option){ opts[i].name,
+					    opts[i].arg ? required_argument : no_argument,
+					    NULL, opts[i].id };
+	lopts[NOPTS] = (struct option){ 0 };
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc - 1, argv + 1, ":ho:", lopts, NULL)) != -1) {
 		const char *arg = optarg;
-		bool common = c >= O_TRANS && c <= O_INJECT;
+		const struct cli_opt *opt = opt_by_id(c);
 
-		if (common && (cmd == CLI_INFO || cmd == CLI_PLOT))
-			BAD("%s: takes no migration options", cmds[cmd].name);
+		if (opt && !(opt->cmds & FOR(cmd))) {
+			char names[64];
+
+			if (opt->cmds == MIGRATE)
+				BAD("%s: takes no migration options (--%s)", cmds[cmd].name,
+				    opt->name);
+			cmd_names(opt->cmds, names, sizeof(names));
+			BAD("%s: --%s is only for %s", cmds[cmd].name, opt->name, names);
+		}
 		switch (c) {
 		case 'h':
 			usage_cmd(cmd, stdout);
 			return 1;
 		case 'o':
-			if (cmd != CLI_PLOT)
-				BAD("%s: -o/--output is only for 'plot'", cmds[cmd].name);
 			a->output = arg;
+			break;
+		case O_NORESET:
+			a->o.reset_stopped = false;
 			break;
 		case O_TRANS:
 			if (!strcmp(arg, "parallel"))
@@ -228,7 +284,7 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 				BAD("--switchover-ack: '%s' is not auto, off, legacy or per-device", arg);
 			break;
 		case O_MINPRE:
-			if (cmd == CLI_INFO || parse_uint(arg, 3600000, &u))
+			if (parse_uint(arg, 3600000, &u))
 				BAD("--min-precopy-ms: '%s' is not 0..3600000", arg);
 			a->o.min_precopy_ms = u;
 			break;
@@ -267,8 +323,6 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 		case O_SRC:
 		case O_DST: {
 			int k = c == O_SRC ? 0 : 1;
-			if (cmd != CLI_LOCAL)
-				BAD("%s: --%s is only for 'local'", cmds[cmd].name, k ? "dst" : "src");
 			free(a->lists[k]);
 			a->lists[k] = strdup(arg);
 			if (!a->lists[k])
@@ -281,18 +335,12 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 			break;
 		}
 		case O_TO:
-			if (cmd != CLI_SEND)
-				BAD("%s: --to is only for 'send'", cmds[cmd].name);
 			a->addr = arg;
 			break;
 		case O_LISTEN:
-			if (cmd != CLI_RECEIVE)
-				BAD("%s: --listen is only for 'receive'", cmds[cmd].name);
 			a->addr = arg;
 			break;
 		case O_PORTFILE:
-			if (cmd != CLI_RECEIVE)
-				BAD("%s: --port-file is only for 'receive'", cmds[cmd].name);
 			a->port_file = arg;
 			break;
 		case ':':

@@ -51,6 +51,12 @@ struct vfiomig_event {
 /** vfiomig_report_nevents() - number of events recorded by this endpoint. */
 size_t vfiomig_report_nevents(const struct vfiomig_report *r);
 
+/**
+ * vfiomig_report_events_dropped() - events not kept because the list is
+ * bounded (a few thousand per endpoint; session events have reserved room).
+ */
+uint64_t vfiomig_report_events_dropped(const struct vfiomig_report *r);
+
 /** vfiomig_report_event() - copy event @i (0-based, in time order); -ERANGE past the end. */
 int vfiomig_report_event(const struct vfiomig_report *r, size_t i,
 			 struct vfiomig_event *out);

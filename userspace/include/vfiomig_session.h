@@ -48,12 +48,15 @@ struct vfiomig_opts {
 	size_t chunk;			/* data fd read size */
 	unsigned min_precopy_ms;	/* keep precopy running at least this long */
 	unsigned inject;		/* VFIOMIG_INJECT_* */
+	bool reset_stopped;		/* reset a device not RUNNING at start (else refuse) */
 };
 
 /**
  * vfiomig_opts_init() - defaults: parallel, channels 0 (auto), max_queued
  * 64 MiB, 64 rounds, no size threshold, ack auto, reinit on, 3 final
- * retries, 30 s I/O timeout, 1 MiB chunks, no minimum precopy time.
+ * retries, 30 s I/O timeout, 1 MiB chunks, no minimum precopy time,
+ * devices that are not RUNNING at start are reset (as QEMU resets its
+ * devices at machine start).
  */
 void vfiomig_opts_init(struct vfiomig_opts *o);
 

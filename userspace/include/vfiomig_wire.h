@@ -21,6 +21,11 @@
 #define VFIOMIG_WIRE_MAX_DEVICES 64
 #define VFIOMIG_WIRE_MAX_CHANNELS 16
 #define VFIOMIG_WIRE_NAME_MAX 63
+/* ERROR record: u32 errno, then up to ERROR_MSG_MAX message bytes. */
+#define VFIOMIG_WIRE_ERROR_MSG_MAX 512u
+#define VFIOMIG_WIRE_ERROR_MAX (4u + VFIOMIG_WIRE_ERROR_MSG_MAX)
+/* Errnos a peer may send: Linux uses 1..4095 (the range of -MAX_ERRNO). */
+#define VFIOMIG_WIRE_ERRNO_MAX 4095u
 
 enum vfiomig_wire_type {
 	VFIOMIG_REC_HELLO = 1,		/* src->dst, channel 0: handshake */
@@ -34,13 +39,15 @@ enum vfiomig_wire_type {
 	VFIOMIG_REC_DEV_END = 9,	/* src->dst: device stream complete */
 	VFIOMIG_REC_DONE = 10,		/* dst->src: every device RUNNING */
 	VFIOMIG_REC_ERROR = 11,		/* either way: abort, errno + message */
-	VFIOMIG_REC_TYPE_MAX = 11,
+	VFIOMIG_REC_KEEPALIVE = 12,	/* src->dst, channel 0: precopy idle, still here */
+	VFIOMIG_REC_TYPE_MAX = 12,
 };
 
 /* Capability bits exchanged in HELLO/WELCOME. */
 #define VFIOMIG_CAP_ACK_LEGACY (1u << 0)	/* one ack for all devices */
 #define VFIOMIG_CAP_ACK_PER_DEVICE (1u << 1)	/* re-usable per-device acks */
 #define VFIOMIG_CAP_REINIT (1u << 2)		/* source may re-send initial data */
+#define VFIOMIG_CAP_KEEPALIVE (1u << 3)	/* source sends KEEPALIVE while idle */
 
 struct vfiomig_wire_hdr {
 	uint16_t type;
@@ -86,8 +93,31 @@ uint32_t vfiomig_wire_payload_sum(const void *payload, uint32_t len);
 int vfiomig_wire_check_payload(const struct vfiomig_wire_hdr *h,
 			       const void *payload);
 
-/** vfiomig_wire_strerror() - why a decode failed, for the codes above. */
+/**
+ * vfiomig_wire_strerror() - why a decode failed, for the codes above; any
+ * other -errno (or errno) as strerror(); "error code out of range" outside
+ * 1..VFIOMIG_WIRE_ERRNO_MAX.
+ */
 const char *vfiomig_wire_strerror(int err);
+
+/**
+ * vfiomig_wire_encode_error() - an ERROR payload for -errno (or errno) @err
+ * and @msg (cut at VFIOMIG_WIRE_ERROR_MSG_MAX bytes) into @buf, which holds
+ * VFIOMIG_WIRE_ERROR_MAX bytes.  An @err outside 1..VFIOMIG_WIRE_ERRNO_MAX
+ * is sent as EIO.  Returns the payload length.
+ */
+uint32_t vfiomig_wire_encode_error(uint8_t buf[VFIOMIG_WIRE_ERROR_MAX], int err,
+				   const char *msg);
+
+/**
+ * vfiomig_wire_decode_error() - parse an ERROR payload of @len bytes: the
+ * message, NUL-terminated, into @msg (@msglen > VFIOMIG_WIRE_ERROR_MSG_MAX
+ * keeps all of it).  Returns the peer's errno as -errno when it is in
+ * 1..VFIOMIG_WIRE_ERRNO_MAX, else -EPROTO (a short payload included): a
+ * peer-chosen number is never negated unchecked.
+ */
+int vfiomig_wire_decode_error(const uint8_t *buf, uint32_t len, char *msg,
+			      size_t msglen);
 
 struct vfiomig_wire_hello {
 	uint16_t ver_min, ver_max;	/* WELCOME: both = chosen version */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ack_account.c - switchover-ack bookkeeping on the source (issue 5).
+ * ack_account.c - switchover-ack bookkeeping on the source.
  *
  * Legacy mode: one ack from the destination covers every device, sent when
  * each device needing one has loaded its initial data once.  Per-device

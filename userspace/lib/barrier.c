@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * barrier.c - "all devices reached P2P" barrier (seed 001 design).
+ * barrier.c - "all devices reached P2P" barrier.
  *
  * An atomic fetch-add counts arrivals; the arrival that completes the count
  * sets an event that releases everyone.  Unlike pthread_barrier_t it can be

@@ -28,6 +28,8 @@
 #include "session_internal.h"
 
 #define SLICE_MS 100
+/* An ERROR record is sent best effort while aborting, within this. */
+#define ERROR_SEND_MS 1000
 
 void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,
 		  const atomic_bool *abort, unsigned timeout_ms)
@@ -58,19 +60,19 @@ void vm_chan_destroy(struct vm_chan *c)
 }
 
 static int wait_fd(struct vm_chan *c, short ev, unsigned *idle_ms,
-		   unsigned limit_ms)
+		   unsigned limit_ms, bool abortable)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = ev };
 
 	if (c->timed) {		/* the call itself waited one slice */
-		if (c->abort && atomic_load(c->abort))
+		if (abortable && c->abort && atomic_load(c->abort))
 			return -ECANCELED;
 		*idle_ms += SLICE_MS;
 		return *idle_ms >= limit_ms ? -ETIMEDOUT : 0;
 	}
 
 	for (;;) {
-		if (c->abort && atomic_load(c->abort))
+		if (abortable && c->abort && atomic_load(c->abort))
 			return -ECANCELED;
 		int n = poll(&pfd, 1, SLICE_MS);
 		if (n < 0 && errno == EINTR)
@@ -86,7 +88,7 @@ static int wait_fd(struct vm_chan *c, short ev, unsigned *idle_ms,
 }
 
 static int send_all(struct vm_chan *c, struct iovec *iov, int cnt,
-		    unsigned limit_ms)
+		    unsigned limit_ms, bool abortable)
 {
 	unsigned idle = 0;
 
@@ -97,7 +99,7 @@ static int send_all(struct vm_chan *c, struct iovec *iov, int cnt,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int ret = wait_fd(c, POLLOUT, &idle, limit_ms);
+			int ret = wait_fd(c, POLLOUT, &idle, limit_ms, abortable);
 			if (ret)
 				return ret;
 			continue;
@@ -119,7 +121,8 @@ static int send_all(struct vm_chan *c, struct iovec *iov, int cnt,
 }
 
 static int send_record(struct vm_chan *c, unsigned type, unsigned dev,
-		       const void *payload, uint32_t len, unsigned limit_ms)
+		       const void *payload, uint32_t len, unsigned limit_ms,
+		       bool abortable)
 {
 	uint8_t hdr[VFIOMIG_WIRE_HDR_LEN];
 	struct iovec iov[2];
@@ -129,9 +132,11 @@ static int send_record(struct vm_chan *c, unsigned type, unsigned dev,
 	vfiomig_wire_encode_hdr(hdr, type, dev, len, c->tx_seq, payload);
 	iov[0] = (struct iovec){ hdr, sizeof(hdr) };
 	iov[1] = (struct iovec){ (void *)payload, len };
-	ret = send_all(c, iov, len ? 2 : 1, limit_ms);
-	if (!ret)
+	ret = send_all(c, iov, len ? 2 : 1, limit_ms, abortable);
+	if (!ret) {
 		c->tx_seq++;
+		atomic_store(&c->last_tx_ns, vfiomig_now_ns());
+	}
 	pthread_mutex_unlock(&c->tx_lock);
 	return ret;
 }
@@ -139,24 +144,22 @@ static int send_record(struct vm_chan *c, unsigned type, unsigned dev,
 int vm_chan_send(struct vm_chan *c, unsigned type, unsigned dev,
 		 const void *payload, uint32_t len)
 {
-	return send_record(c, type, dev, payload, len, c->timeout_ms);
+	return send_record(c, type, dev, payload, len, c->timeout_ms, true);
 }
 
 void vm_chan_send_error(struct vm_chan *c, int err, const char *msg)
 {
-	uint8_t buf[516];
-	size_t ml = strnlen(msg, 512);
+	uint8_t buf[VFIOMIG_WIRE_ERROR_MAX];
+	uint32_t len = vfiomig_wire_encode_error(buf, err, msg);
 
 	if (c->fd < 0)
 		return;
-	vfiomig_put_be32(buf, (uint32_t)(err < 0 ? -err : err));
-	memcpy(buf + 4, msg, ml);
-	/* Bypass the abort flag: this runs while aborting. */
-	const atomic_bool *saved = c->abort;
-	c->abort = NULL;
-	send_record(c, VFIOMIG_REC_ERROR, VFIOMIG_WIRE_NODEV, buf,
-		    (uint32_t)(4 + ml), 1000);
-	c->abort = saved;
+	/*
+	 * This runs while aborting, so the abort flag must not cut it short;
+	 * the record gets its own short deadline instead.
+	 */
+	send_record(c, VFIOMIG_REC_ERROR, VFIOMIG_WIRE_NODEV, buf, len,
+		    ERROR_SEND_MS, false);
 }
 
 static int recv_all(struct vm_chan *c, void *buf, size_t len)
@@ -171,7 +174,8 @@ static int recv_all(struct vm_chan *c, void *buf, size_t len)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			int ret = wait_fd(c, POLLIN, &idle,
-					  c->rx_no_timeout ? UINT_MAX : c->timeout_ms);
+					  atomic_load(&c->rx_no_timeout) ? UINT_MAX :
+					  c->timeout_ms, true);
 			if (ret)
 				return ret;
 			continue;

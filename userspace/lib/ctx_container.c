@@ -49,14 +49,14 @@ static int container_new(struct vfiomig_ctx *ctx, int *slot)
 	int fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 
 	if (fd < 0)
-		return vm_ctx_err(ctx, errno, "open /dev/vfio/vfio");
+		return vm_ctx_err(ctx, -errno, "open /dev/vfio/vfio");
 	if (ioctl(fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
 		close(fd);
-		return vm_ctx_err(ctx, EINVAL, "VFIO API version mismatch");
+		return vm_ctx_err(ctx, -EINVAL, "VFIO API version mismatch");
 	}
 	if (ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
 		close(fd);
-		return vm_ctx_err(ctx, EOPNOTSUPP, "container lacks TYPE1v2");
+		return vm_ctx_err(ctx, -EOPNOTSUPP, "container lacks TYPE1v2");
 	}
 	for (int i = 0; i < VM_MAX_GROUPS; i++) {
 		if (ctx->containers[i] < 0) {
@@ -67,7 +67,7 @@ static int container_new(struct vfiomig_ctx *ctx, int *slot)
 		}
 	}
 	close(fd);
-	return vm_ctx_err(ctx, ENOSPC, "too many containers");
+	return vm_ctx_err(ctx, -ENOSPC, "too many containers");
 }
 
 /* Attach @gfd to an existing container or a new one; sets IOMMU on first use. */
@@ -90,12 +90,12 @@ static int group_attach(struct vfiomig_ctx *ctx, int gfd, int gid, int *slot)
 		return ret;
 	int cfd = ctx->containers[s];
 	if (ioctl(gfd, VFIO_GROUP_SET_CONTAINER, &cfd)) {
-		ret = vm_ctx_err(ctx, errno, "group %d: VFIO_GROUP_SET_CONTAINER", gid);
+		ret = vm_ctx_err(ctx, -errno, "group %d: VFIO_GROUP_SET_CONTAINER", gid);
 		goto drop;
 	}
 	/* The IOMMU model can only be set once a group is attached. */
 	if (ioctl(cfd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU)) {
-		ret = vm_ctx_err(ctx, errno, "group %d: VFIO_SET_IOMMU TYPE1v2", gid);
+		ret = vm_ctx_err(ctx, -errno, "group %d: VFIO_SET_IOMMU TYPE1v2", gid);
 		ioctl(gfd, VFIO_GROUP_UNSET_CONTAINER);
 		goto drop;
 	}
@@ -124,23 +124,23 @@ int vm_group_get(struct vfiomig_ctx *ctx, int gid, int *idx)
 		if (!ctx->groups[i].refs)
 			break;
 	if (i == VM_MAX_GROUPS)
-		return vm_ctx_err(ctx, ENOSPC, "too many groups");
+		return vm_ctx_err(ctx, -ENOSPC, "too many groups");
 
 	snprintf(path, sizeof(path), "/dev/vfio/%d", gid);
 	int gfd = open(path, O_RDWR | O_CLOEXEC);
 	if (gfd < 0)
-		return vm_ctx_err(ctx, errno, "open %s%s", path,
+		return vm_ctx_err(ctx, -errno, "open %s%s", path,
 				  errno == EBUSY ? " (group in use by another process)" : "");
 
 	struct vfio_group_status st = { .argsz = sizeof(st) };
 	if (ioctl(gfd, VFIO_GROUP_GET_STATUS, &st)) {
 		int e = errno;
 		close(gfd);
-		return vm_ctx_err(ctx, e, "%s: VFIO_GROUP_GET_STATUS", path);
+		return vm_ctx_err(ctx, -e, "%s: VFIO_GROUP_GET_STATUS", path);
 	}
 	if (!(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
 		close(gfd);
-		return vm_ctx_err(ctx, EPERM,
+		return vm_ctx_err(ctx, -EPERM,
 				  "%s: group not viable (bind all its devices to vfio)", path);
 	}
 	int slot = 0, ret = group_attach(ctx, gfd, gid, &slot);

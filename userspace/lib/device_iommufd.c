@@ -61,31 +61,31 @@ int vm_iommufd_open(struct vfiomig_ctx *ctx, const char *sysfs, int *devfd,
 
 	ret = cdev_name(sysfs, path, sizeof(path));
 	if (ret)
-		return vm_ctx_err(ctx, -ret, "%s: no vfio-dev cdev", sysfs);
+		return vm_ctx_err(ctx, ret, "%s: no vfio-dev cdev", sysfs);
 	dfd = open(path, O_RDWR | O_CLOEXEC);
 	if (dfd < 0)
-		return vm_ctx_err(ctx, errno, "open %s%s", path,
+		return vm_ctx_err(ctx, -errno, "open %s%s", path,
 				  errno == EBUSY ? " (device in use)" : "");
 	ifd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
 	if (ifd < 0) {
-		ret = vm_ctx_err(ctx, errno, "open /dev/iommu");
+		ret = vm_ctx_err(ctx, -errno, "open /dev/iommu");
 		goto fail;
 	}
 
 	struct vm_bind_iommufd bind = { .argsz = sizeof(bind), .iommufd = ifd };
 	if (ioctl(dfd, VFIO_DEVICE_BIND_IOMMUFD, &bind)) {
-		ret = vm_ctx_err(ctx, errno, "%s: VFIO_DEVICE_BIND_IOMMUFD", path);
+		ret = vm_ctx_err(ctx, -errno, "%s: VFIO_DEVICE_BIND_IOMMUFD", path);
 		goto fail;
 	}
 	struct vm_iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
 	if (ioctl(ifd, VM_IOMMU_IOAS_ALLOC, &alloc)) {
-		ret = vm_ctx_err(ctx, errno, "IOMMU_IOAS_ALLOC");
+		ret = vm_ctx_err(ctx, -errno, "IOMMU_IOAS_ALLOC");
 		goto fail;
 	}
 	struct vm_attach_iommufd_pt at = { .argsz = sizeof(at),
 					   .pt_id = alloc.out_ioas_id };
 	if (ioctl(dfd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at)) {
-		ret = vm_ctx_err(ctx, errno, "%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT", path);
+		ret = vm_ctx_err(ctx, -errno, "%s: VFIO_DEVICE_ATTACH_IOMMUFD_PT", path);
 		goto fail;
 	}
 	*devfd = dfd;

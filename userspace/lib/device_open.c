@@ -57,10 +57,10 @@ static int resolve_sysfs(struct vfiomig_ctx *ctx, const char *name, char *out,
 	if (is_uuid(name))
 		snprintf(out, len, "/sys/bus/mdev/devices/%s", name);
 	else if (pci_path(name, out, len))
-		return vm_ctx_err(ctx, EINVAL,
+		return vm_ctx_err(ctx, -EINVAL,
 				  "%s: not an mdev UUID or PCI address", name);
 	if (stat(out, &st))
-		return vm_ctx_err(ctx, ENODEV, "%s: no such device (%s)", name, out);
+		return vm_ctx_err(ctx, -ENODEV, "%s: no such device (%s)", name, out);
 	return 0;
 }
 
@@ -73,7 +73,7 @@ static int group_id(struct vfiomig_ctx *ctx, const char *name,
 	snprintf(link, sizeof(link), "%s/iommu_group", sysfs);
 	n = readlink(link, target, sizeof(target) - 1);
 	if (n < 0)
-		return vm_ctx_err(ctx, errno == ENOENT ? ENODEV : errno,
+		return vm_ctx_err(ctx, errno == ENOENT ? -ENODEV : -errno,
 				  "%s: no IOMMU group (is it bound to a VFIO driver?)",
 				  name);
 	target[n] = '\0';
@@ -81,7 +81,7 @@ static int group_id(struct vfiomig_ctx *ctx, const char *name,
 	char *end;
 	long v = strtol(base, &end, 10);
 	if (*end || v < 0)
-		return vm_ctx_err(ctx, EINVAL, "%s: odd iommu_group link %s", name,
+		return vm_ctx_err(ctx, -EINVAL, "%s: odd iommu_group link %s", name,
 				  target);
 	*gid = (int)v;
 	return 0;
@@ -110,7 +110,7 @@ static int open_legacy(struct vfiomig_ctx *ctx, struct vfiomig_device *dev,
 		int e = errno;
 		vm_group_put(ctx, gidx);
 		pthread_mutex_unlock(&ctx->lock);
-		return vm_ctx_err(ctx, e, "%s: VFIO_GROUP_GET_DEVICE_FD%s", dev->name,
+		return vm_ctx_err(ctx, -e, "%s: VFIO_GROUP_GET_DEVICE_FD%s", dev->name,
 				  e == EBUSY ? " (device already open)" : "");
 	}
 	pthread_mutex_unlock(&ctx->lock);
@@ -128,7 +128,7 @@ int vfiomig_device_open(struct vfiomig_ctx *ctx, const char *name,
 
 	ctx->err[0] = '\0';
 	if (strlen(name) >= sizeof(dev->name))
-		return vm_ctx_err(ctx, ENAMETOOLONG, "device name too long");
+		return vm_ctx_err(ctx, -ENAMETOOLONG, "device name too long");
 	ret = resolve_sysfs(ctx, name, sysfs, sizeof(sysfs));
 	if (ret)
 		return ret;

@@ -46,7 +46,7 @@ int vm_probe_flags(struct vfiomig_device *dev)
 	if (ret)
 		return vm_dev_err(dev, ret, "VFIO_DEVICE_FEATURE_MIGRATION (no migration support?)");
 	if (!(mig.flags & VFIO_MIGRATION_STOP_COPY))
-		return vm_dev_err(dev, EOPNOTSUPP, "migration without STOP_COPY");
+		return vm_dev_err(dev, -EOPNOTSUPP, "migration without STOP_COPY");
 	dev->flags = mig.flags & (VFIOMIG_FLAG_STOP_COPY | VFIOMIG_FLAG_P2P |
 				  VFIOMIG_FLAG_PRE_COPY);
 	return 0;
@@ -101,7 +101,7 @@ int vfiomig_device_set_arc(struct vfiomig_device *dev, int to)
 	if (from < 0 && (ret = vfiomig_device_get_state(dev, &from)))
 		return ret;
 	if (!vfiomig_arc_allowed(dev->flags, from, to))
-		return vm_dev_err(dev, EINVAL, "%s->%s: arc not allowed, not requested",
+		return vm_dev_err(dev, -EINVAL, "%s->%s: arc not allowed, not requested",
 				  vfiomig_state_name(from), vfiomig_state_name(to));
 
 	t.from = from;
@@ -123,7 +123,7 @@ int vfiomig_device_set_arc(struct vfiomig_device *dev, int to)
 
 	if (opens_session(from, to)) {
 		if (st.data_fd < 0)
-			return vm_dev_err(dev, EBADF, "%s->%s: no data fd returned",
+			return vm_dev_err(dev, -EBADF, "%s->%s: no data fd returned",
 					  vfiomig_state_name(from), vfiomig_state_name(to));
 		if (dev->data_fd >= 0)
 			close(dev->data_fd);
@@ -197,7 +197,7 @@ int vfiomig_device_recover(struct vfiomig_device *dev)
 	if (!ret)
 		ret = vfiomig_device_get_state(dev, &st);
 	if (!ret && st != VFIOMIG_RUNNING)
-		ret = vm_dev_err(dev, EIO, "after reset in %s, not RUNNING",
+		ret = vm_dev_err(dev, -EIO, "after reset in %s, not RUNNING",
 				 vfiomig_state_name(st));
 	if (!ret && first[0])
 		snprintf(dev->err, sizeof(dev->err), "%.200s (recovered by reset)", first);

@@ -7,6 +7,7 @@
  * with the device, the arc and the errno together.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,13 +29,18 @@ static void vformat(char *buf, size_t len, const char *prefix, int e,
 		snprintf(buf + n, len - (size_t)n, ": %s (-%d)", strerror(e), e);
 }
 
-int vm_dev_err(struct vfiomig_device *dev, int e, const char *fmt, ...)
+/* A -errno; anything else is a caller's bug, reported as EIO rather than hidden. */
+static int positive_errno(int err)
+{
+	return err < 0 && err >= -4095 ? -err : EIO;
+}
+
+int vm_dev_err(struct vfiomig_device *dev, int err, const char *fmt, ...)
 {
 	char prefix[96];
+	int e = positive_errno(err);
 	va_list ap;
 
-	if (e < 0)
-		e = -e;
 	snprintf(prefix, sizeof(prefix), "dev %s: ", dev->name);
 	va_start(ap, fmt);
 	vformat(dev->err, sizeof(dev->err), prefix, e, fmt, ap);
@@ -42,12 +48,11 @@ int vm_dev_err(struct vfiomig_device *dev, int e, const char *fmt, ...)
 	return -e;
 }
 
-int vm_ctx_err(struct vfiomig_ctx *ctx, int e, const char *fmt, ...)
+int vm_ctx_err(struct vfiomig_ctx *ctx, int err, const char *fmt, ...)
 {
+	int e = positive_errno(err);
 	va_list ap;
 
-	if (e < 0)
-		e = -e;
 	va_start(ap, fmt);
 	vformat(ctx->err, sizeof(ctx->err), "", e, fmt, ap);
 	va_end(ap);

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "vfiomig.h"
 
@@ -42,15 +43,27 @@ struct vfiomig_device {
 	bool precopy_v2;
 	vfiomig_transition_fn obs;
 	void *obs_arg;
+	const atomic_bool *cancel;	/* set: data fd reads give up (-ECANCELED) */
 	char err[VM_ERRLEN];
 };
 
-/* Record "dev NAME: what: strerror (-e)" in dev->err and return -e. */
-int vm_dev_err(struct vfiomig_device *dev, int e, const char *fmt, ...)
+/*
+ * vm_device_set_cancel() - while @cancel is non-NULL, a data fd read waits
+ * in poll() slices and returns -ECANCELED once *@cancel is true, so a
+ * session abort ends a read on a device that produces no data.  NULL
+ * restores the plain blocking read.
+ */
+void vm_device_set_cancel(struct vfiomig_device *dev, const atomic_bool *cancel);
+
+/*
+ * Record "dev NAME: what: strerror (err)" in dev->err and return @err, a
+ * -errno like every error in the library.
+ */
+int vm_dev_err(struct vfiomig_device *dev, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Same for the context (open errors). */
-int vm_ctx_err(struct vfiomig_ctx *ctx, int e, const char *fmt, ...)
+int vm_ctx_err(struct vfiomig_ctx *ctx, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Group/container management (ctx_container.c), called with ctx->lock held. */

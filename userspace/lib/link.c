@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,12 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "session_internal.h"
 
 enum { LINK_CONNECT, LINK_LISTEN, LINK_PAIR };
+
+/* The first channel is connected before any session options exist. */
+#define CONNECT_TIMEOUT_MS 30000
+#define CONNECT_RETRY_MS 10
 
 struct vm_pairs {
 	pthread_mutex_t lock;
@@ -101,24 +107,62 @@ static int tune(int fd, int family)
 {
 	int one = 1;
 
-	if (family != AF_UNIX)
+	if (family != AF_UNIX) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		/* Receives without a timeout (precopy) still end if the peer's host dies. */
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	}
 	return fd;
 }
 
-static int do_connect(struct vfiomig_link *l, int *out)
+/*
+ * Connect within @timeout_ms: a non-blocking connect, then poll.  A unix
+ * socket whose listen backlog is full answers EAGAIN instead of
+ * EINPROGRESS, so that case is retried until the deadline.
+ */
+static int do_connect(struct vfiomig_link *l, unsigned timeout_ms, int *out)
 {
-	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	uint64_t deadline = vfiomig_now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	int fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int e = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&l->addr, l->alen)) {
-		int e = errno;
-		close(fd);
-		return -e;
+	while (connect(fd, (struct sockaddr *)&l->addr, l->alen)) {
+		e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EAGAIN && vfiomig_now_ns() < deadline) {
+			poll(NULL, 0, CONNECT_RETRY_MS);
+			continue;
+		}
+		if (e == EAGAIN)
+			e = ETIMEDOUT;
+		if (e != EINPROGRESS && e != EALREADY)
+			goto fail;
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		uint64_t now = vfiomig_now_ns();
+		int n = now < deadline ? poll(&pfd, 1, (int)((deadline - now) / 1000000ULL)) : 0;
+		socklen_t sl = sizeof(e);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n ? errno : ETIMEDOUT;
+			goto fail;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl))
+			e = errno;
+		if (e)
+			goto fail;
+		break;
 	}
+	/* Channels set their own blocking mode (channel.c). */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	*out = tune(fd, l->addr.ss_family);
 	return 0;
+fail:
+	close(fd);
+	return -e;
 }
 
 int vfiomig_link_connect(const char *addr, struct vfiomig_link **out)
@@ -130,13 +174,26 @@ int vfiomig_link_connect(const char *addr, struct vfiomig_link **out)
 		return -ENOMEM;
 	ret = parse_addr(addr, &l->addr, &l->alen, false);
 	if (!ret)
-		ret = do_connect(l, &l->fds[0]);
+		ret = do_connect(l, CONNECT_TIMEOUT_MS, &l->fds[0]);
 	if (ret) {
 		free(l);
 		return ret;
 	}
 	*out = l;
 	return 0;
+}
+
+/*
+ * A socket left by an earlier receiver that died would make bind() fail:
+ * remove it, but only a socket.  Any other file at the path is somebody
+ * else's, and bind() then reports EADDRINUSE.
+ */
+static void unlink_stale_socket(const char *path)
+{
+	struct stat st;
+
+	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+		unlink(path);
 }
 
 int vfiomig_link_listen(const char *addr, struct vfiomig_link **out)
@@ -156,7 +213,7 @@ int vfiomig_link_listen(const char *addr, struct vfiomig_link **out)
 	}
 	setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (l->addr.ss_family == AF_UNIX)
-		unlink(((struct sockaddr_un *)&l->addr)->sun_path);
+		unlink_stale_socket(((struct sockaddr_un *)&l->addr)->sun_path);
 	if (bind(l->lfd, (struct sockaddr *)&l->addr, l->alen) ||
 	    listen(l->lfd, VFIOMIG_WIRE_MAX_CHANNELS)) {
 		ret = -errno;
@@ -239,7 +296,8 @@ int vm_link_channel(struct vfiomig_link *l, unsigned idx, unsigned timeout_ms,
 	}
 	switch (l->kind) {
 	case LINK_CONNECT:
-		ret = do_connect(l, &l->fds[idx]);
+		ret = do_connect(l, timeout_ms ? timeout_ms : CONNECT_TIMEOUT_MS,
+				 &l->fds[idx]);
 		break;
 	case LINK_LISTEN:
 		ret = accept_one(l, timeout_ms ? timeout_ms : 30000, &l->fds[idx]);

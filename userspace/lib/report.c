@@ -64,11 +64,23 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t sz)
 	return p;
 }
 
+/*
+ * A peer decides how many ack requests (and so events) a session sees, so
+ * the list is bounded.  The last SESSION_EVENTS_RESERVED slots are kept
+ * for session events (dev -1: switchover, abort, done), which tell how a
+ * session ended; events beyond the bound are counted, not kept.
+ */
+#define SESSION_EVENTS_RESERVED 64
+
 void vm_report_event(struct vfiomig_report *r, const char *type, int dev,
 		     uint64_t value, const char *detail)
 {
+	size_t limit = dev < 0 ? VM_REPORT_MAX_EVENTS :
+				 VM_REPORT_MAX_EVENTS - SESSION_EVENTS_RESERVED;
+
 	pthread_mutex_lock(&r->lock);
-	struct vm_event *e = grow(r->ev, &r->cap_ev, r->nev, sizeof(*e));
+	struct vm_event *e = r->nev < limit ?
+			     grow(r->ev, &r->cap_ev, r->nev, sizeof(*e)) : NULL;
 	if (e) {
 		r->ev = e;
 		e = &r->ev[r->nev++];
@@ -77,8 +89,15 @@ void vm_report_event(struct vfiomig_report *r, const char *type, int dev,
 		e->dev = dev;
 		e->value = value;
 		snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "");
+	} else {
+		r->events_dropped++;
 	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+uint64_t vfiomig_report_events_dropped(const struct vfiomig_report *r)
+{
+	return r->events_dropped;
 }
 
 void vm_report_set_phase(struct vfiomig_report *r, unsigned dev,
@@ -209,11 +228,17 @@ static void print_one(const struct vfiomig_report *r, FILE *f)
 		"parallel", r->channels, r->ack_mode[0] ? r->ack_mode : "-");
 	if (!r->ok && r->error[0])
 		fprintf(f, "  error: %s\n", r->error);
+	if (r->events_dropped)
+		fprintf(f, "  events: %zu kept, %llu dropped (bounded list)\n", r->nev,
+			(unsigned long long)r->events_dropped);
 	for (unsigned i = 0; i < r->ndev; i++) {
 		const struct vm_dev_stats *d = &r->dev[i];
 
 		fprintf(f, "  [%u] %s (%s)\n", i, d->name,
 			vfiomig_flags_str(d->flags, fl, sizeof(fl)));
+		if (d->reset_from[0])
+			fprintf(f, "      was %s at start: reset to RUNNING (--no-reset refuses)\n",
+				d->reset_from);
 		if (!strcmp(r->role, "source"))
 			fprintf(f, "      precopy %u rounds %llu B, stop-copy %llu B "
 				"(read %.3f ms, send %.3f ms), p2p %.3f ms, "
@@ -298,6 +323,11 @@ static void json_endpoint(const struct vfiomig_report *r, FILE *f)
 		json_str(f, d->name);
 		fprintf(f, ",\"flags\":");
 		json_str(f, vfiomig_flags_str(d->flags, fl, sizeof(fl)));
+		fprintf(f, ",\"reset_at_start\":");
+		if (d->reset_from[0])
+			json_str(f, d->reset_from);
+		else
+			fprintf(f, "null");
 		fprintf(f, ",\"precopy_v2\":%s,\"precopy_rounds\":%u,"
 			"\"precopy_bytes\":%llu,\"stopcopy_bytes\":%llu,"
 			"\"read_ns\":%llu,\"send_ns\":%llu,\"load_ns\":%llu,"
@@ -335,7 +365,8 @@ static void json_endpoint(const struct vfiomig_report *r, FILE *f)
 			(unsigned long long)t->t.start_ns,
 			(unsigned long long)t->t.end_ns, t->t.ret);
 	}
-	fprintf(f, "],\"events\":[");
+	fprintf(f, "],\"events_dropped\":%llu,\"events\":[",
+		(unsigned long long)r->events_dropped);
 	for (size_t i = 0; i < r->nev; i++) {
 		const struct vm_event *e = &r->ev[i];
 

@@ -7,10 +7,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include "session_internal.h"
 
 #define DEFAULT_CHANNEL_CAP 8
+/* How long a refusing endpoint waits for the peer to read its ERROR. */
+#define REFUSE_LINGER_MS 500
 
 void vfiomig_opts_init(struct vfiomig_opts *o)
 {
@@ -24,6 +28,7 @@ void vfiomig_opts_init(struct vfiomig_opts *o)
 	o->final_retries = 3;
 	o->io_timeout_ms = 30000;
 	o->chunk = 1 << 20;
+	o->reset_stopped = true;
 }
 
 const char *vfiomig_ack_mode_name(int mode)
@@ -81,28 +86,64 @@ unsigned vm_effective_channels(const struct vfiomig_opts *o, unsigned ndev)
 	return n ? n : 1;
 }
 
-void vm_session_init(struct vm_session *ss)
+void vm_session_init(struct vm_session *ss, unsigned ndev)
 {
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->cond, NULL);
+	atomic_init(&ss->abort, false);
+	/*
+	 * Ready before any thread starts, so a failure on any thread may
+	 * break it without racing its initialisation.
+	 */
+	vm_barrier_init(&ss->barrier, ndev);
 }
 
 void vm_session_destroy(struct vm_session *ss)
 {
-	if (ss->barrier_init)
-		vm_barrier_destroy(&ss->barrier);
-	ss->barrier_init = false;
+	vm_barrier_destroy(&ss->barrier);
 	pthread_cond_destroy(&ss->cond);
 	pthread_mutex_destroy(&ss->lock);
+}
+
+int vm_session_err(struct vm_session *ss, int fallback)
+{
+	pthread_mutex_lock(&ss->lock);
+	int err = ss->err ? ss->err : fallback;
+	pthread_mutex_unlock(&ss->lock);
+	return err;
+}
+
+int vm_session_failure(struct vm_session *ss, char *msg, size_t len)
+{
+	pthread_mutex_lock(&ss->lock);
+	int err = ss->err;
+	snprintf(msg, len, "%s", ss->msg);
+	pthread_mutex_unlock(&ss->lock);
+	return err;
+}
+
+void vm_session_note(struct vm_session *ss, const char *what)
+{
+	pthread_mutex_lock(&ss->lock);
+	size_t l = strlen(ss->msg);
+	snprintf(ss->msg + l, sizeof(ss->msg) - l, "%s", what);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+void vm_session_send_error(struct vm_session *ss, struct vm_chan *c)
+{
+	char msg[sizeof(ss->msg)];
+	int err = vm_session_failure(ss, msg, sizeof(msg));
+
+	vm_chan_send_error(c, err, msg);
 }
 
 int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (err > 0)
-		err = -err;
-	if (!err)
+	/* -errno only; 0 (a failure without a code) is reported as EIO. */
+	if (err >= 0 || err < -4095)
 		err = -EIO;
 	pthread_mutex_lock(&ss->lock);
 	if (!ss->err) {
@@ -114,8 +155,7 @@ int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 	atomic_store(&ss->abort, true);
 	pthread_cond_broadcast(&ss->cond);
 	pthread_mutex_unlock(&ss->lock);
-	if (ss->barrier_init)
-		vm_barrier_break(&ss->barrier);
+	vm_barrier_break(&ss->barrier);
 	return err;
 }
 
@@ -128,13 +168,107 @@ uint32_t vm_caps_for(const struct vfiomig_opts *o)
 {
 	switch (o->ack_mode) {
 	case VFIOMIG_ACK_OFF:
-		return 0;
+		return VFIOMIG_CAP_KEEPALIVE;
 	case VFIOMIG_ACK_LEGACY:
-		return VFIOMIG_CAP_ACK_LEGACY;
+		return VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_KEEPALIVE;
 	case VFIOMIG_ACK_PER_DEVICE:
-		return VFIOMIG_CAP_ACK_PER_DEVICE | VFIOMIG_CAP_REINIT;
+		return VFIOMIG_CAP_ACK_PER_DEVICE | VFIOMIG_CAP_REINIT | VFIOMIG_CAP_KEEPALIVE;
 	default:
 		return VFIOMIG_CAP_ACK_LEGACY | VFIOMIG_CAP_ACK_PER_DEVICE |
-		       VFIOMIG_CAP_REINIT;
+		       VFIOMIG_CAP_REINIT | VFIOMIG_CAP_KEEPALIVE;
 	}
+}
+
+int vm_session_report_failure(struct vm_session *ss, struct vfiomig_report *r,
+			      int ret, char *err, size_t errlen)
+{
+	char why[sizeof(ss->msg)];
+	int failed = vm_session_failure(ss, why, sizeof(why));
+
+	if (!failed)
+		return ret;
+	snprintf(err, errlen, "%s", why);
+	vm_report_fail(r, why);
+	return failed;
+}
+
+int vm_devices_ready(struct vfiomig_device **devs, unsigned n,
+		     const struct vfiomig_opts *o, struct vfiomig_report *r,
+		     const char *verb, char *why, size_t len)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int st, ret = vfiomig_device_get_state(devs[i], &st);
+
+		if (ret) {
+			snprintf(why, len, "%s", vfiomig_device_errmsg(devs[i]));
+			return ret;
+		}
+		if (st == VFIOMIG_RUNNING)
+			continue;
+		if (o->reset_stopped) {
+			ret = vfiomig_device_reset(devs[i]);
+			int now = -1;
+			if (!ret)
+				ret = vfiomig_device_get_state(devs[i], &now);
+			if (!ret && now == VFIOMIG_RUNNING) {
+				snprintf(r->dev[i].reset_from, sizeof(r->dev[i].reset_from),
+					 "%s", vfiomig_state_name(st));
+				vm_report_event(r, "reset-at-start", (int)i, (uint64_t)st,
+						vfiomig_state_name(st));
+				continue;
+			}
+			snprintf(why, len, "dev %s: not RUNNING (%s), reset did not help: %.200s, refusing to %s",
+				 vfiomig_device_name(devs[i]), vfiomig_state_name(st),
+				 ret ? vfiomig_device_errmsg(devs[i]) : vfiomig_state_name(now),
+				 verb);
+			return ret ? ret : -EBUSY;
+		}
+		snprintf(why, len, "dev %s: not RUNNING (%s), refusing to %s",
+			 vfiomig_device_name(devs[i]), vfiomig_state_name(st), verb);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+void vm_refuse_peer(struct vfiomig_link *link, unsigned timeout_ms, int err,
+		    const char *msg)
+{
+	struct vm_chan c;
+	atomic_bool never = false;
+	int fd;
+
+	if (vm_link_channel(link, 0, timeout_ms, &fd))
+		return;
+	vm_chan_init(&c, fd, 0, &never, timeout_ms);
+	vm_chan_send_error(&c, err, msg);
+	vm_chan_destroy(&c);
+	/*
+	 * Closing a TCP socket with unread input (the peer's HELLO) sends a
+	 * reset, which can destroy the ERROR before the peer reads it: half
+	 * close, then read until the peer closes, for a short while.
+	 */
+	shutdown(fd, SHUT_WR);
+	uint64_t end = vfiomig_now_ns() + REFUSE_LINGER_MS * 1000000ULL;
+	for (uint64_t now; (now = vfiomig_now_ns()) < end;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char sink[4096];
+
+		if (poll(&pfd, 1, (int)((end - now) / 1000000ULL) + 1) <= 0 ||
+		    recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			break;
+	}
+}
+
+int vm_peer_error(struct vm_session *ss, struct vfiomig_report *r,
+		  bool *peer_failed, const uint8_t *buf, uint32_t len,
+		  const char *what)
+{
+	char m[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
+	int e = vfiomig_wire_decode_error(buf, len, m, sizeof(m));
+
+	pthread_mutex_lock(&ss->lock);
+	*peer_failed = true;
+	pthread_mutex_unlock(&ss->lock);
+	vm_report_event(r, "peer-error", -1, (uint64_t)-e, m);
+	return vm_fail(ss, e, "%s: %s", what, m);
 }

@@ -25,8 +25,9 @@ struct vm_chan {
 	pthread_mutex_t tx_lock;
 	const atomic_bool *abort;	/* polled while blocked */
 	unsigned timeout_ms;
-	bool rx_no_timeout;	/* receive waits only end on data, EOF or abort */
+	atomic_bool rx_no_timeout;	/* receive waits only end on data, EOF or abort */
 	bool timed;		/* blocking socket with 100 ms SO_*TIMEO slices */
+	_Atomic uint64_t last_tx_ns;	/* when the last record went out */
 };
 
 void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,
@@ -138,11 +139,33 @@ struct vm_session {
 	int err;		/* first failure, -errno */
 	char msg[512];		/* and what it was */
 	struct vm_barrier barrier;	/* the P2P barrier of the stop/resume */
-	bool barrier_init;
 };
 
-void vm_session_init(struct vm_session *ss);
+/* Everything, the barrier for @ndev devices included, before any thread. */
+void vm_session_init(struct vm_session *ss, unsigned ndev);
 void vm_session_destroy(struct vm_session *ss);
+/* The first failure's -errno, or @fallback when nothing failed yet. */
+int vm_session_err(struct vm_session *ss, int fallback);
+/* The first failure's -errno (0: none) and its message, copied to @msg. */
+int vm_session_failure(struct vm_session *ss, char *msg, size_t len);
+/* Append @what to the failure message (recovery results). */
+void vm_session_note(struct vm_session *ss, const char *what);
+/*
+ * If the session failed: its message into @err and the report, and its
+ * -errno returned; otherwise @ret.
+ */
+int vm_session_report_failure(struct vm_session *ss, struct vfiomig_report *r,
+			      int ret, char *err, size_t errlen);
+/*
+ * vm_peer_error() - the peer sent ERROR (payload @buf, @len bytes): it
+ * needs no answer (*@peer_failed, under the lock), the report logs it, and
+ * the session fails with the peer's errno and "@what: its message".
+ */
+int vm_peer_error(struct vm_session *ss, struct vfiomig_report *r,
+		  bool *peer_failed, const uint8_t *buf, uint32_t len,
+		  const char *what);
+/* Tell the peer on @c why this side failed (the first failure). */
+void vm_session_send_error(struct vm_session *ss, struct vm_chan *c);
 /*
  * vm_fail() - record the first failure (@err, or -EIO for 0; the message),
  * set abort, wake every waiter and break the barrier.  Returns the -errno.
@@ -175,9 +198,12 @@ struct vm_sw_input {
 	uint64_t threshold;
 	bool acks_ok;		/* no outstanding ack */
 	bool min_time_ok;	/* --min-precopy-ms elapsed */
+	uint64_t ack_stall_ms;	/* acks outstanding and none arrived for this long */
+	uint64_t ack_stall_limit_ms;	/* 0: no bound */
 };
 
-enum vm_sw_verdict { VM_SW_CONTINUE = 0, VM_SW_SWITCH = 1 };
+/* FAIL: precopy cannot end (an ack that never comes); abort cleanly. */
+enum vm_sw_verdict { VM_SW_CONTINUE = 0, VM_SW_SWITCH = 1, VM_SW_FAIL = 2 };
 
 /* Decide; *reason names the rule that decided (static string). */
 int vm_switchover_decide(const struct vm_sw_input *in, const char **reason);
@@ -214,6 +240,8 @@ void vm_acks_freeze(struct vm_acks *a);
 /* ---- report builder (report.c) --------------------------------------- */
 
 #define VM_PHASE_LEN 16
+/* Events kept per endpoint report; the rest are only counted. */
+#define VM_REPORT_MAX_EVENTS 4096
 
 struct vm_dev_stats {
 	char name[64];
@@ -225,6 +253,7 @@ struct vm_dev_stats {
 	uint64_t barrier_wait_ns;
 	uint64_t reinits, ack_requests, acks;
 	uint64_t running_ns;	/* destination: reached RUNNING */
+	char reset_from[VM_PHASE_LEN];	/* not RUNNING at start: the state reset */
 	char phase[VM_PHASE_LEN];	/* current phase, tags transitions */
 };
 
@@ -265,6 +294,7 @@ struct vfiomig_report {
 	size_t ntrans, cap_trans;
 	struct vm_event *ev;
 	size_t nev, cap_ev;
+	uint64_t events_dropped;	/* past VM_REPORT_MAX_EVENTS */
 	struct vfiomig_report *peer;	/* merged destination report */
 };
 
@@ -286,6 +316,24 @@ struct vm_obs_arg {
 };
 
 /* Helpers shared by both endpoints (session_common.c). */
+
+/*
+ * vm_devices_ready() - every device must be RUNNING before a session
+ * starts.  One that is not is reset (VFIO_DEVICE_RESET, as QEMU resets its
+ * devices at machine start) when o->reset_stopped, and the report says
+ * so; otherwise, or if the reset does not give RUNNING, it is refused with
+ * "dev NAME: not RUNNING (STATE), refusing to @verb" in @why.
+ */
+int vm_devices_ready(struct vfiomig_device **devs, unsigned n,
+		     const struct vfiomig_opts *o, struct vfiomig_report *r,
+		     const char *verb, char *why, size_t len);
+/*
+ * vm_refuse_peer() - an endpoint that refuses before its handshake still
+ * tells the peer, as an ERROR record on channel 0, instead of leaving it
+ * to wait out its timeout.  Best effort.
+ */
+void vm_refuse_peer(struct vfiomig_link *link, unsigned timeout_ms, int err,
+		    const char *msg);
 void vm_read_boot_id(uint8_t id[16]);
 unsigned vm_effective_channels(const struct vfiomig_opts *o, unsigned ndev);
 

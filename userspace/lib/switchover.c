@@ -7,6 +7,10 @@
  * data would move that work into the downtime, which is exactly what the
  * ack exists to prevent); the round limit then overrides the convergence
  * rules so that a device that keeps dirtying cannot stall us forever.
+ * Because acks win over the round limit, a destination that never acks
+ * would keep a busy source (one that always has bytes to move, so never
+ * idles into the I/O timeout) in precopy forever: an ack stall longer
+ * than its limit fails the migration instead.
  */
 #define _GNU_SOURCE
 #include "session_internal.h"
@@ -16,6 +20,10 @@ int vm_switchover_decide(const struct vm_sw_input *in, const char **reason)
 	uint64_t est = 0;
 
 	if (!in->acks_ok) {
+		if (in->ack_stall_limit_ms && in->ack_stall_ms >= in->ack_stall_limit_ms) {
+			*reason = "ack-timeout";
+			return VM_SW_FAIL;
+		}
 		*reason = "waiting-for-acks";
 		return VM_SW_CONTINUE;
 	}

@@ -62,6 +62,7 @@ static const char *const type_names[] = {
 	[VFIOMIG_REC_DEV_END] = "DEV_END",
 	[VFIOMIG_REC_DONE] = "DONE",
 	[VFIOMIG_REC_ERROR] = "ERROR",
+	[VFIOMIG_REC_KEEPALIVE] = "KEEPALIVE",
 };
 
 const char *vfiomig_wire_type_name(unsigned type)
@@ -86,13 +87,14 @@ uint32_t vfiomig_wire_max_len(unsigned type)
 	case VFIOMIG_REC_ACK:
 		return 4;
 	case VFIOMIG_REC_SWITCHOVER:
+	case VFIOMIG_REC_KEEPALIVE:
 		return 0;
 	case VFIOMIG_REC_DEV_END:
 		return 8;
 	case VFIOMIG_REC_DONE:
 		return 16;
 	case VFIOMIG_REC_ERROR:
-		return 516;
+		return VFIOMIG_WIRE_ERROR_MAX;
 	default:
 		return 0;
 	}
@@ -172,8 +174,46 @@ const char *vfiomig_wire_strerror(int err)
 	case -ETIMEDOUT:
 		return "peer timed out";
 	default:
+		/* -INT_MIN does not exist: range-check before negating. */
+		if (err < -(int)VFIOMIG_WIRE_ERRNO_MAX || err > (int)VFIOMIG_WIRE_ERRNO_MAX ||
+		    !err)
+			return "error code out of range";
 		return strerror(err < 0 ? -err : err);
 	}
+}
+
+static bool errno_valid(long e)
+{
+	return e >= 1 && e <= VFIOMIG_WIRE_ERRNO_MAX;
+}
+
+uint32_t vfiomig_wire_encode_error(uint8_t buf[VFIOMIG_WIRE_ERROR_MAX], int err,
+				   const char *msg)
+{
+	long e = err < 0 ? -(long)err : err;
+	size_t ml = strnlen(msg, VFIOMIG_WIRE_ERROR_MSG_MAX);
+
+	vfiomig_put_be32(buf, errno_valid(e) ? (uint32_t)e : EIO);
+	memcpy(buf + 4, msg, ml);
+	return (uint32_t)(4 + ml);
+}
+
+int vfiomig_wire_decode_error(const uint8_t *buf, uint32_t len, char *msg,
+			      size_t msglen)
+{
+	size_t ml = len >= 4 ? len - 4 : 0;
+
+	if (ml >= msglen)
+		ml = msglen ? msglen - 1 : 0;
+	if (msglen) {
+		if (ml)
+			memcpy(msg, buf + 4, ml);
+		msg[ml] = '\0';
+	}
+	if (len < 4)
+		return -EPROTO;
+	uint32_t e = vfiomig_get_be32(buf);
+	return errno_valid(e) ? -(int)e : -EPROTO;
 }
 
 /* HELLO layout: ver_min ver_max caps token boot_id[16] nchan ndev {flags namelen name}* */

@@ -42,12 +42,15 @@ int vm_pool_start(struct vm_pool *p, unsigned n)
 	p->w = calloc(n, sizeof(*p->w));
 	if (!p->w)
 		return -ENOMEM;
+	/* All initialised first: a partial start is stopped as a whole. */
+	for (unsigned i = 0; i < n; i++) {
+		p->w[i].idx = i;
+		pthread_mutex_init(&p->w[i].lock, NULL);
+		pthread_cond_init(&p->w[i].cond, NULL);
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct vm_worker *w = &p->w[i];
 
-		w->idx = i;
-		pthread_mutex_init(&w->lock, NULL);
-		pthread_cond_init(&w->cond, NULL);
 		if (pthread_create(&w->thread, NULL, worker_main, w)) {
 			vm_pool_stop(p);
 			return -EAGAIN;

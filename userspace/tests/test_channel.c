@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -141,6 +142,52 @@ static void error_record(void **state)
 	close_pair(&p);
 }
 
+struct receiver {
+	struct vm_chan *c;
+	int ret;
+	struct vfiomig_wire_hdr h;
+};
+
+static void *receive_one(void *arg)
+{
+	struct receiver *r = arg;
+
+	r->ret = vm_chan_recv_hdr(r->c, &r->h);
+	return NULL;
+}
+
+/*
+ * One thread blocked receiving on a channel while another sends ERROR on
+ * it (the source's return path and its main thread share channel 0):
+ * the send must not touch what the receiver polls (a data race, which
+ * the ThreadSanitizer build reports), and the receiver must still see
+ * the abort flag afterwards.
+ */
+static void error_send_while_receiving(void **state)
+{
+	struct pairc p;
+	struct receiver r = { 0 };
+	struct vfiomig_wire_hdr h;
+	uint8_t buf[VFIOMIG_WIRE_ERROR_MAX];
+	pthread_t th;
+
+	(void)state;
+	open_pair(&p, 60000);
+	r.c = &p.ca;
+	assert_int_equal(0, pthread_create(&th, NULL, receive_one, &r));
+	usleep(250000);
+	vm_chan_send_error(&p.ca, -ENOSPC, "no room");
+	assert_int_equal(0, vm_chan_recv_hdr(&p.cb, &h));
+	assert_int_equal(0, vm_chan_recv_payload(&p.cb, &h, buf));
+	usleep(250000);
+	uint64_t t0 = vfiomig_now_ns();
+	atomic_store(&p.abort, true);
+	pthread_join(th, NULL);
+	assert_int_equal(-ECANCELED, r.ret);
+	assert_true(vfiomig_now_ns() - t0 < 2000000000ULL);
+	close_pair(&p);
+}
+
 static void channels_independent(void **state)
 {
 	struct vfiomig_link *a, *b;
@@ -175,6 +222,7 @@ int main(void)
 		cmocka_unit_test(receive_timeout),
 		cmocka_unit_test(error_record),
 		cmocka_unit_test(channels_independent),
+		cmocka_unit_test(error_send_while_receiving),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

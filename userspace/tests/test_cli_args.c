@@ -3,7 +3,10 @@
  * test_cli_args - vfio-migrate argument parsing: defaults, every option,
  * and the one-line errors for bad input.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +41,7 @@ static void local_defaults(void **state)
 	assert_int_equal(64ULL << 20, a.o.max_queued);
 	assert_int_equal(VFIOMIG_ACK_AUTO, a.o.ack_mode);
 	assert_true(a.o.reinit);
+	assert_true(a.o.reset_stopped);
 	cli_args_free(&a);
 }
 
@@ -95,6 +99,38 @@ static void receive_and_plot(void **state)
 	cli_args_free(&a);
 }
 
+static void no_reset_and_help_by_command(void **state)
+{
+	struct cli_args a;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(0, PARSE(&a, err, "receive", "--listen", "h:1", "--no-reset", "X"));
+	assert_false(a.o.reset_stopped);
+	cli_args_free(&a);
+	/* Help is generated per command: info's lists no migration options. */
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *saved = stdout;
+	stdout = open_memstream(&buf, &len);
+	assert_int_equal(1, PARSE(&a, err, "info", "--help"));
+	fclose(stdout);
+	stdout = saved;
+	assert_null(strstr(buf, "--min-precopy-ms"));
+	assert_non_null(strstr(buf, "--help"));
+	free(buf);
+	buf = NULL;
+	stdout = open_memstream(&buf, &len);
+	assert_int_equal(1, PARSE(&a, err, "send", "--help"));
+	fclose(stdout);
+	stdout = saved;
+	assert_non_null(strstr(buf, "1..16"));
+	assert_null(strstr(buf, "max 8"));
+	assert_non_null(strstr(buf, "--no-reset"));
+	assert_null(strstr(buf, "--listen"));
+	free(buf);
+}
+
 static void errors(void **state)
 {
 	struct cli_args a;
@@ -129,6 +165,19 @@ static void errors(void **state)
 		  "no migration options" },
 		{ NARGS("send", "--to"), ARGS("send", "--to"), "needs a value" },
 		{ NARGS("plot"), ARGS("plot"), "exactly one" },
+		/* Option validity is by command, not by a range of option ids. */
+		{ NARGS("info", "--min-precopy-ms", "5", "X"),
+		  ARGS("info", "--min-precopy-ms", "5", "X"), "info: takes no migration options (--min-precopy-ms)" },
+		{ NARGS("plot", "--min-precopy-ms", "5", "r.json"),
+		  ARGS("plot", "--min-precopy-ms", "5", "r.json"), "plot: takes no migration options" },
+		{ NARGS("plot", "--no-reset", "r.json"),
+		  ARGS("plot", "--no-reset", "r.json"), "plot: takes no migration options" },
+		{ NARGS("info", "-o", "x.svg", "X"), ARGS("info", "-o", "x.svg", "X"),
+		  "info: --output is only for 'plot'" },
+		{ NARGS("receive", "--src", "a", "X"), ARGS("receive", "--src", "a", "X"),
+		  "receive: --src is only for 'local'" },
+		{ NARGS("send", "--to", "h:1", "--channels", "17", "a"),
+		  ARGS("send", "--to", "h:1", "--channels", "17", "a"), "--channels: '17' is not 1..16" },
 	};
 
 	(void)state;
@@ -170,6 +219,7 @@ int main(void)
 		cmocka_unit_test(every_option),
 		cmocka_unit_test(receive_and_plot),
 		cmocka_unit_test(errors),
+		cmocka_unit_test(no_reset_and_help_by_command),
 		cmocka_unit_test(sizes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

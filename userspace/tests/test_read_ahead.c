@@ -162,12 +162,69 @@ static void read_error_is_returned(void **state)
 	assert_int_equal(0, total);
 }
 
+struct canceller {
+	atomic_bool flag;
+	unsigned after_ms;
+};
+
+static void *cancel_later(void *arg)
+{
+	struct canceller *k = arg;
+
+	usleep(k->after_ms * 1000);
+	atomic_store(&k->flag, true);
+	return NULL;
+}
+
+/*
+ * A device that stops producing data mid-image (a slow or stuck firmware)
+ * blocks the read of its data fd: a session abort must still end the
+ * drain and its reader within a bounded time, on both paths.
+ */
+static void abort_ends_a_blocked_read(void **state)
+{
+	for (int inline_path = 0; inline_path < 2; inline_path++) {
+		struct vfiomig_device dev;
+		struct checker c = { 0 };
+		struct canceller k = { .after_ms = 200 };
+		uint8_t buf[CHUNK], first[CHUNK] = { 0 };
+		uint64_t read_ns = 0, total = 0;
+		pthread_t th;
+		int p[2];
+
+		(void)state;
+		assert_int_equal(0, pipe(p));
+		for (size_t i = 0; i < CHUNK; i++)
+			first[i] = (uint8_t)(i * 7);
+		assert_int_equal(CHUNK, write(p[1], first, CHUNK));
+		fake_device(&dev, p[0]);
+		atomic_init(&k.flag, false);
+		vm_device_set_cancel(&dev, &k.flag);
+		assert_int_equal(0, pthread_create(&th, NULL, cancel_later, &k));
+		alarm(10);	/* a hang fails the test instead of blocking the suite */
+		uint64_t t0 = vfiomig_now_ns();
+		assert_int_equal(-ECANCELED,
+				 vm_read_ahead(&dev, buf, CHUNK, inline_path ? 0 : UINT64_MAX,
+					       check_sink, &c, &read_ns, &total));
+		uint64_t ms = (vfiomig_now_ns() - t0) / 1000000;
+		alarm(0);
+		pthread_join(th, NULL);
+		assert_true(ms >= 150 && ms < 2000);
+		assert_int_equal(CHUNK, total);	/* what came before is delivered */
+		assert_false(c.bad);
+		assert_non_null(strstr(vfiomig_device_errmsg(&dev), "aborted"));
+		close(p[0]);
+		close(p[1]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_byte_in_order),
 		cmocka_unit_test(sink_error_stops_the_drain),
 		cmocka_unit_test(read_error_is_returned),
+		cmocka_unit_test(abort_ends_a_blocked_read),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -74,6 +74,30 @@ static void acks_always_win(void **state)
 	assert_int_equal(VM_SW_CONTINUE, decide(d, 1, 99, 10, UINT64_MAX, false, &why));
 }
 
+/* A busy source and a destination that never acks: precopy must end. */
+static void ack_stall_is_bounded(void **state)
+{
+	struct vm_sw_dev d[1] = { { true, 0, 1 << 20, 1 << 20 } };
+	struct vm_sw_input in = { .ndev = 1, .devs = d, .round = 5000, .max_rounds = 10,
+				  .threshold = UINT64_MAX, .min_time_ok = true,
+				  .ack_stall_ms = 29999, .ack_stall_limit_ms = 30000 };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(VM_SW_CONTINUE, vm_switchover_decide(&in, &why));
+	assert_string_equal("waiting-for-acks", why);
+	in.ack_stall_ms = 30000;
+	assert_int_equal(VM_SW_FAIL, vm_switchover_decide(&in, &why));
+	assert_string_equal("ack-timeout", why);
+	/* Without the round limit the stall bound still holds. */
+	in.max_rounds = 0;
+	assert_int_equal(VM_SW_FAIL, vm_switchover_decide(&in, &why));
+	/* Once acked, the stall clock is irrelevant. */
+	in.acks_ok = true;
+	in.max_rounds = 10;
+	assert_int_equal(VM_SW_SWITCH, vm_switchover_decide(&in, &why));
+}
+
 static void min_precopy_time(void **state)
 {
 	struct vm_sw_dev d[1] = { { true, 0, 0, 0 } };
@@ -190,6 +214,7 @@ int main(void)
 		cmocka_unit_test(round_limit),
 		cmocka_unit_test(acks_always_win),
 		cmocka_unit_test(min_precopy_time),
+		cmocka_unit_test(ack_stall_is_bounded),
 		cmocka_unit_test(estimate_overflow),
 		cmocka_unit_test(acks_per_device),
 		cmocka_unit_test(acks_reinit_voids_inflight_ack),

@@ -5,6 +5,7 @@
  * unknown type, length above cap, sequence, malformed HELLO).
  */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,6 +255,48 @@ static void names(void **state)
 	assert_non_null(strstr(vfiomig_wire_strerror(-EMSGSIZE), "cap"));
 }
 
+/* A peer chooses the errno of an ERROR record: any u32 must be safe. */
+static void error_record_errno_from_the_wire(void **state)
+{
+	static const uint32_t hostile[] = { 0, 4096, 0x7fffffffu, 0x80000000u,
+					    0xffffffffu };
+	uint8_t buf[VFIOMIG_WIRE_ERROR_MAX];
+	char msg[VFIOMIG_WIRE_ERROR_MSG_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		vfiomig_put_be32(buf, hostile[i]);
+		memcpy(buf + 4, "why", 3);
+		assert_int_equal(-EPROTO, vfiomig_wire_decode_error(buf, 7, msg, sizeof(msg)));
+		assert_string_equal("why", msg);
+	}
+	vfiomig_put_be32(buf, ENOSPC);
+	assert_int_equal(-ENOSPC, vfiomig_wire_decode_error(buf, 4, msg, sizeof(msg)));
+	assert_string_equal("", msg);
+	vfiomig_put_be32(buf, VFIOMIG_WIRE_ERRNO_MAX);
+	assert_int_equal(-(int)VFIOMIG_WIRE_ERRNO_MAX,
+			 vfiomig_wire_decode_error(buf, 4, msg, sizeof(msg)));
+	assert_int_equal(-EPROTO, vfiomig_wire_decode_error(buf, 3, msg, sizeof(msg)));
+	/* The message is cut to the caller's buffer. */
+	assert_int_equal(-(int)VFIOMIG_WIRE_ERRNO_MAX,
+			 vfiomig_wire_decode_error(buf, 7, msg, 3));
+	assert_int_equal(2, strlen(msg));
+
+	/* Encoding: out-of-range codes become EIO; the message is capped. */
+	char longmsg[VFIOMIG_WIRE_ERROR_MSG_MAX + 100];
+	memset(longmsg, 'x', sizeof(longmsg) - 1);
+	longmsg[sizeof(longmsg) - 1] = '\0';
+	assert_int_equal(VFIOMIG_WIRE_ERROR_MAX, vfiomig_wire_encode_error(buf, INT_MIN, longmsg));
+	assert_int_equal(EIO, vfiomig_get_be32(buf));
+	assert_int_equal(4 + 2, vfiomig_wire_encode_error(buf, -ETIMEDOUT, "ab"));
+	assert_int_equal(-ETIMEDOUT, vfiomig_wire_decode_error(buf, 6, msg, sizeof(msg)));
+
+	/* strerror of any int, INT_MIN included, is defined. */
+	assert_string_equal("error code out of range", vfiomig_wire_strerror(INT_MIN));
+	assert_string_equal("error code out of range", vfiomig_wire_strerror(INT_MAX));
+	assert_string_equal(strerror(EIO), vfiomig_wire_strerror(-EIO));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +313,7 @@ int main(void)
 		cmocka_unit_test(hello_malformed),
 		cmocka_unit_test(hello_encode_limits),
 		cmocka_unit_test(names),
+		cmocka_unit_test(error_record_errno_from_the_wire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
