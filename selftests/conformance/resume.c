@@ -115,19 +115,22 @@ static void bad_load(struct cf_dev *d, const struct mbuf *img,
 		     const uint8_t *buf, size_t len, const char *what)
 {
 	int fd, wret = load(d, buf, len, &fd), sret = 0, st;
+	bool sent = false;
 
-	st = cf_state(d);
-	if (st != MT_ERROR)
+	/* Nothing but a reset for a device in ERROR (see the top). */
+	if (cf_state(d) != MT_ERROR) {
 		sret = cf_go(d, MT_STOP, NULL);
+		sent = true;
+	}
 	st = cf_state(d);
-	if (!wret && !sret && st != MT_STOP)
+	if (sent && !sret && st != MT_STOP)
 		mt_fail_here(__FILE__, __LINE__, "dev %s: RESUMING->STOP with "
 			     "a %s stream succeeded but the device is in %s",
 			     d->name, what, vfio_state_name(st));
 	mt_log("dev %s: %s stream (%zu of %zu bytes): write %s, "
 	       "RESUMING->STOP %s, then %s", d->name, what, len, img->len,
-	       wret ? cf_errname(wret) : "ok", sret ? cf_errname(sret) :
-	       st == MT_ERROR && wret ? "not sent (ERROR)" : "ok",
+	       wret ? cf_errname(wret) : "ok",
+	       !sent ? "not sent (ERROR)" : sret ? cf_errname(sret) : "ok",
 	       vfio_state_name(st));
 	close(fd);
 	cf_must_reset(d);

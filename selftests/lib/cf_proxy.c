@@ -25,8 +25,6 @@ static int unix_addr(const char *path, struct sockaddr_un *a)
 	return 0;
 }
 
-int cf_proxy_start(struct cf_proxy *p);
-
 static int connect_back(struct cf_proxy *p)
 {
 	struct sockaddr_un a;
@@ -54,7 +52,7 @@ static bool forward(struct cf_proxy *p, int from, int to, bool src_side)
 		size_t off = p->at - p->forwarded;
 
 		if (p->mode == CF_PROXY_TRUNCATE) {
-			if (off && write(to, buf, off) < 0)
+			if (off && send(to, buf, off, MSG_NOSIGNAL) < 0)
 				return false;
 			p->forwarded += off;
 			/* Both ends see the stream stop mid-way. */
@@ -63,7 +61,8 @@ static bool forward(struct cf_proxy *p, int from, int to, bool src_side)
 		buf[off] ^= 0x5a;
 	}
 	for (ssize_t done = 0; done < n;) {
-		ssize_t w = write(to, buf + done, n - done);
+		/* A peer that gave up must not kill the test with SIGPIPE. */
+		ssize_t w = send(to, buf + done, n - done, MSG_NOSIGNAL);
 
 		if (w <= 0)
 			return false;
