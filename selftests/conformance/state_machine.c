@@ -155,12 +155,12 @@ TEST(migration_flags_valid)
 	}
 }
 
-TEST_TIMEOUT(single_arcs, 120)
+TEST_TIMEOUT(single_arcs, 300)
 {
 	walk(true);
 }
 
-TEST_TIMEOUT(combination_arcs, 180)
+TEST_TIMEOUT(combination_arcs, 600)
 {
 	walk(false);
 }
@@ -260,7 +260,7 @@ static void expect_dead(struct cf_dev *d, int fd, int state, const char *how)
 	}
 }
 
-TEST_TIMEOUT(reset_from_every_state, 120)
+TEST_TIMEOUT(reset_from_every_state, 300)
 {
 	for (int i = 0; i < cf_ndevices(); i++) {
 		struct cf_dev *d = cf_use(cf_device(i));

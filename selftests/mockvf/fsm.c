@@ -50,7 +50,7 @@ static int saving(int st)
 	return st == S(PRE_COPY) || st == S(PRE_COPY_P2P);
 }
 
-static void all_arcs(const struct profile *p)
+static void step_chains(const struct profile *p)
 {
 	char uuid[MOCKVF_UUID_LEN];
 	struct vfio_dev *d;
@@ -122,9 +122,9 @@ static void all_arcs(const struct profile *p)
 	ASSERT_GE(arcs, 14);
 }
 
-TEST(step_chains_tiny) { all_arcs(&profiles[0]); }
-TEST(step_chains_nopre) { all_arcs(&profiles[1]); }
-TEST(step_chains_nop2p) { all_arcs(&profiles[2]); }
+TEST(step_chains_tiny) { step_chains(&profiles[0]); }
+TEST(step_chains_nopre) { step_chains(&profiles[1]); }
+TEST(step_chains_nop2p) { step_chains(&profiles[2]); }
 
 static void expect_refused(struct vfio_dev *d, int to, int stays)
 {
