@@ -19,7 +19,6 @@ static void side_close(void *p)
 	for (unsigned i = 0; i < s->n; i++)
 		vfiomig_device_close(s->dev[i]);
 	vfiomig_ctx_free(s->ctx);
-	free(s);
 }
 
 struct cf_side *cf_side_open(bool dst)
@@ -27,11 +26,10 @@ struct cf_side *cf_side_open(bool dst)
 	struct cf_side *s = calloc(1, sizeof(*s));
 
 	ASSERT_TRUE(s != NULL);
-	if (!cf_npairs()) {
-		free(s);
-		SKIP("no SRC=DST pairs among the selected devices");
-	}
+	mt_defer(free, s);
+	cf_need_pairs();
 	ASSERT_EQ(0, vfiomig_ctx_new(&s->ctx));
+	/* Runs before the free() registered above. */
 	mt_defer(side_close, s);
 	for (int i = 0; i < cf_npairs(); i++) {
 		const char *name = dst ? cf_pair_dst(i) : cf_pair_src(i);

@@ -215,6 +215,17 @@ int cf_ndevices(void) { return nnames; }
 const char *cf_device(int i) { return names[i]; }
 uint64_t cf_device_flags(int i) { return flags_of[i]; }
 int cf_npairs(void) { return npairs; }
+
+void cf_need_pairs(void)
+{
+	if (!npairs)
+		SKIP("no SRC=DST pairs among the selected devices");
+	for (int i = 0; i < nnames; i++)
+		if (flags_of[i] == CF_NO_MIGRATION)
+			SKIP("device %s has no VFIO migration support "
+			     "(VFIO_DEVICE_FEATURE_MIGRATION refused)",
+			     names[i]);
+}
 const char *cf_pair_src(int i) { return psrc[i]; }
 const char *cf_pair_dst(int i) { return pdst[i]; }
 

@@ -69,6 +69,12 @@ uint64_t cf_device_flags(int i);
  * order.  cf_npairs() may be 0.
  */
 int cf_npairs(void);
+/*
+ * cf_need_pairs() - SKIP unless there are pairs and every one can
+ * migrate (from the capability table: nothing is opened, so a test can
+ * call it before it forks).
+ */
+void cf_need_pairs(void);
 const char *cf_pair_src(int i);
 const char *cf_pair_dst(int i);
 
