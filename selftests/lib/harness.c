@@ -219,6 +219,14 @@ __attribute__((weak)) int mt_precheck(char *why, size_t len)
 	return 0;
 }
 
+/*
+ * A program may define mt_banner() to print diagnostics (a capability
+ * table) after the plan, where KTAP allows them, before any test runs.
+ */
+__attribute__((weak)) void mt_banner(void)
+{
+}
+
 int mt_main(int argc, char **argv)
 {
 	int npass = 0, nfail = 0, nskip = 0, nplan = 0, num = 0, opt;
@@ -263,6 +271,8 @@ int mt_main(int argc, char **argv)
 		if (mt_selected(t->name, only, nonly))
 			nplan++;
 	printf("TAP version 13\n1..%d\n", nplan);
+	mt_banner();
+	fflush(stdout);
 
 	for (struct mt_test *t = mt_head; t; t = t->next) {
 		char reason[MT_SKIP_REASON_MAX];

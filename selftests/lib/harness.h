@@ -55,6 +55,8 @@ int mt_nargs(void);
 
 /* Optional, defined by a test program: see harness.c. */
 int mt_precheck(char *why, size_t len);
+/* Optional: diagnostics printed after the plan, before the first test. */
+void mt_banner(void);
 
 /* Print a KTAP diagnostic line ("# ..."). */
 void mt_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fsm - every migration arc the uAPI allows (including multi-step ones)
- * works on every profile; invalid ones are refused at once.
+ * fsm - what only mockvf's transition log and knobs can show about the
+ * state machine: every combination request walks a chain of single steps
+ * (no RESUMING or new saving state inside) and the sysfs state follows;
+ * the blocked STOP_COPY -> PRE_COPY[_P2P] arcs are refused before 6.12's
+ * looping helper is reached; a faulted step leaves ERROR, which only a
+ * reset leaves.  The device-agnostic part (arcs succeed and read back,
+ * data_fd on the right arcs, forbidden targets, unsupported states) is in
+ * selftests/conformance/state_machine.
  */
 #include "harness.h"
 #include "vfio_dev.h"
@@ -44,14 +50,7 @@ static int saving(int st)
 	return st == S(PRE_COPY) || st == S(PRE_COPY_P2P);
 }
 
-static int expect_fd(int from, int to)
-{
-	if (to == S(PRE_COPY) || to == S(PRE_COPY_P2P) || to == S(STOP_COPY))
-		return !saving(from);
-	return to == S(RESUMING);
-}
-
-static void all_arcs(const struct profile *p)
+static void step_chains(const struct profile *p)
 {
 	char uuid[MOCKVF_UUID_LEN];
 	struct vfio_dev *d;
@@ -83,20 +82,8 @@ static void all_arcs(const struct profile *p)
 			mvt_set(uuid, "log", "clear");
 
 			fd = mvt_goto(d, to);
-			if (expect_fd(from, to))
-				EXPECT_GE(fd, 0);
-			else
-				EXPECT_EQ(-1, fd);
-			if (fd >= 0 && to == S(STOP_COPY)) {
-				struct mbuf b = { 0 };
-
-				EXPECT_EQ(0, vfio_read_stream(fd, &b));
-				EXPECT_GT(b.len, 0);
-				mbuf_free(&b);
-			}
 			if (fd >= 0)
 				close(fd);
-			ASSERT_EQ(to, mvt_state(d));
 			ASSERT_STREQ(vfio_state_name(to),
 				     mvt_attr(uuid, "state"));
 
@@ -135,9 +122,9 @@ static void all_arcs(const struct profile *p)
 	ASSERT_GE(arcs, 14);
 }
 
-TEST(all_arcs_tiny) { all_arcs(&profiles[0]); }
-TEST(all_arcs_nopre) { all_arcs(&profiles[1]); }
-TEST(all_arcs_nop2p) { all_arcs(&profiles[2]); }
+TEST(step_chains_tiny) { step_chains(&profiles[0]); }
+TEST(step_chains_nopre) { step_chains(&profiles[1]); }
+TEST(step_chains_nop2p) { step_chains(&profiles[2]); }
 
 static void expect_refused(struct vfio_dev *d, int to, int stays)
 {
@@ -173,13 +160,8 @@ TEST_TIMEOUT(invalid_arcs, 30)
 	expect_refused(d, S(PRE_COPY), S(STOP_COPY));
 	close(fd);
 
-	/* ERROR is not a target, nor are unknown states */
-	ASSERT_EQ(0, vfio_dev_reset(d));
-	expect_refused(d, S(ERROR), S(RUNNING));
-	expect_refused(d, 8, S(RUNNING));
-	expect_refused(d, 1000, S(RUNNING));
-
 	/* out of ERROR only by reset */
+	ASSERT_EQ(0, vfio_dev_reset(d));
 	mvt_set(uuid, "fault", "fail STOP 1 5");
 	ASSERT_EQ(-EIO, vfio_dev_set_state(d, S(STOP), NULL));
 	ASSERT_EQ(S(ERROR), mvt_state(d));
@@ -189,22 +171,6 @@ TEST_TIMEOUT(invalid_arcs, 30)
 	ASSERT_EQ(0, vfio_dev_reset(d));
 	ASSERT_EQ(S(RUNNING), mvt_state(d));
 	ASSERT_EQ(-1, mvt_goto(d, S(STOP)));
-}
-
-TEST(unsupported_states_refused)
-{
-	char u1[MOCKVF_UUID_LEN], u2[MOCKVF_UUID_LEN];
-	struct vfio_dev *d;
-
-	mvt_require();
-	mvt_create("nopre", u1);
-	d = mvt_open(u1);
-	expect_refused(d, S(PRE_COPY), S(RUNNING));
-	expect_refused(d, S(PRE_COPY_P2P), S(RUNNING));
-	mvt_create("nop2p", u2);
-	d = mvt_open(u2);
-	expect_refused(d, S(RUNNING_P2P), S(RUNNING));
-	expect_refused(d, S(PRE_COPY_P2P), S(RUNNING));
 }
 
 TEST(log_uses_monotonic_clock)
