@@ -22,9 +22,9 @@ static int ndevs(void)
 	return cf.profile && cf_ndevices() ? 1 : cf_ndevices();
 }
 
-static struct mt_precopy_info query(struct cf_dev *d, int fd, const char *st)
+static struct vm_precopy_info query(struct cf_dev *d, int fd, const char *st)
 {
-	struct mt_precopy_info info = { .flags = 0 };
+	struct vm_precopy_info info = { .flags = 0 };
 	int ret = cf_precopy_info(fd, &info);
 
 	if (ret) {
@@ -40,7 +40,7 @@ TEST(precopy_info_refused_outside_pre_copy)
 {
 	for (int i = 0; i < ndevs(); i++) {
 		struct cf_dev *d = cf_use(cf_device(i));
-		struct mt_precopy_info info;
+		struct vm_precopy_info info;
 		int fd, ret;
 
 		cf_need(d, VFIO_MIGRATION_PRE_COPY, "PRE_COPY");
@@ -75,7 +75,7 @@ TEST(precopy_info_refused_outside_pre_copy)
 static int read_and_watch(struct cf_dev *d, int fd, bool v2)
 {
 	static char buf[4096];
-	struct mt_precopy_info info = query(d, fd, "PRE_COPY");
+	struct vm_precopy_info info = query(d, fd, "PRE_COPY");
 	uint64_t last = info.initial_bytes, total = 0;
 	int reinits = 0;
 

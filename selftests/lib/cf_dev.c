@@ -215,7 +215,7 @@ int cf_precopy_v2(struct cf_dev *d, uint32_t flags)
 	return ioctl(d->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
 }
 
-int cf_precopy_info(int data_fd, struct mt_precopy_info *info)
+int cf_precopy_info(int data_fd, struct vm_precopy_info *info)
 {
 	info->argsz = sizeof(*info);
 	return ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;

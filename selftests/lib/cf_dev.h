@@ -43,7 +43,7 @@ int cf_get_state(struct cf_dev *d, int *state);
 int cf_reset(struct cf_dev *d);
 int cf_data_size(struct cf_dev *d, uint64_t *bytes);
 int cf_precopy_v2(struct cf_dev *d, uint32_t flags);
-int cf_precopy_info(int data_fd, struct mt_precopy_info *info);
+int cf_precopy_info(int data_fd, struct vm_precopy_info *info);
 
 /* Whether a device with migration @flags supports @state (uAPI rules). */
 bool cf_state_supported(uint64_t flags, int state);

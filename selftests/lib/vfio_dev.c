@@ -427,7 +427,7 @@ void mvt_migrate(struct vfio_dev *src, struct vfio_dev *dst, int precopy,
 		 * PRECOPY_INFO waits for it.
 		 */
 		for (;;) {
-			struct mt_precopy_info pi = { 0 };
+			struct vm_precopy_info pi = { 0 };
 
 			ret = vfio_read_stream(sfd, &b);
 			ASSERT_EQ(-ENOMSG, ret);
@@ -499,7 +499,7 @@ int mvt_mig_prepare(struct mvt_mig *m)
 	     vfio_dev_set_state(m->src, MT_PRE_COPY, &m->sfd));
 	/* the initial data (see mvt_migrate() on ENOMSG and in-flight SAVEs) */
 	for (;;) {
-		struct mt_precopy_info pi = { 0 };
+		struct vm_precopy_info pi = { 0 };
 
 		ret = mvt_copy_fd(m->sfd, m->rfd, &m->bytes);
 		if (ret != -ENOMSG) {

@@ -47,9 +47,9 @@ static uint64_t image_bytes(uint64_t size)
 	return 24 + 16 + chunks * (24 + 8) + size;
 }
 
-static struct mt_precopy_info query(int fd)
+static struct vm_precopy_info query(int fd)
 {
-	struct mt_precopy_info info = { 0 };
+	struct vm_precopy_info info = { 0 };
 
 	ASSERT_EQ(0, vfio_dev_precopy_info(fd, &info));
 	return info;
@@ -330,7 +330,7 @@ TEST(data_size_is_full_image)
 static uint64_t first_query_ns(bool eager)
 {
 	char u[MOCKVF_UUID_LEN];
-	struct mt_precopy_info info;
+	struct vm_precopy_info info;
 	struct vfio_dev *d;
 	uint64_t t0, dt;
 	int fd;
@@ -363,7 +363,7 @@ TEST(precopy_info_waits_for_save)
 TEST(dirty_bytes_after_initial)
 {
 	char u[MOCKVF_UUID_LEN];
-	struct mt_precopy_info info;
+	struct vm_precopy_info info;
 	struct vfio_dev *d;
 	struct mbuf b = { 0 };
 	int fd;
@@ -416,7 +416,7 @@ static void read_during_later_save(bool wait)
 {
 	char u[MOCKVF_UUID_LEN];
 	static char buf[1 << 20];
-	struct mt_precopy_info info;
+	struct vm_precopy_info info;
 	struct vfio_dev *d;
 	struct mbuf b = { 0 };
 	uint64_t t0, dt;
@@ -475,7 +475,7 @@ TEST(precopy_read_enomsg_with_save_in_flight)
 TEST(failed_step_keeps_state)
 {
 	char u[MOCKVF_UUID_LEN];
-	struct mt_precopy_info info;
+	struct vm_precopy_info info;
 	struct vfio_dev *d;
 	char *log;
 	int fd;
