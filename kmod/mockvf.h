@@ -7,6 +7,8 @@
  *	mockvf_dev.data_lock    device state buffer, dirty bitmap, reconfig
  *	mockvf_save.lock        save queue bookkeeping (spinlock)
  *	mockvf_dev.log_lock     transition log (spinlock)
+ *	mockvf_dev.irq_lock     PCI face: config space, BAR0, REQ eventfd;
+ *				taken inside state_mutex by reset
  * mockvf_dev.reset_lock (spinlock) only nests the state_mutex trylock.
  */
 #ifndef MOCKVF_H
@@ -39,6 +41,12 @@
 #define MOCKVF_MAX_TIMING_US	10000000U
 #define MOCKVF_CFG_SIZE		256
 #define MOCKVF_BAR0_SIZE	4096
+/*
+ * Largest errno a "fail" fault may inject: 512 and up (ERESTARTSYS and
+ * the other restart codes) are kernel-internal and must never reach
+ * userspace.
+ */
+#define MOCKVF_MAX_USER_ERRNO	511
 
 /* Save stream records (all fields little endian), see docs/mockvf.md. */
 #define MOCKVF_REC_MAGIC	0x4656434dU	/* "MCVF" */

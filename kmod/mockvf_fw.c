@@ -18,6 +18,7 @@
 #include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/sched/signal.h>
 
 #include "mockvf.h"
 
@@ -140,11 +141,19 @@ void mockvf_fw_wake(void)
 	wake_up_all(&fw_wq);
 }
 
+/* Longest single sleep of mockvf_sleep_until(), µs. */
+#define MOCKVF_SLEEP_SLICE_US	5000
+
 /**
  * mockvf_sleep_until() - sleep until CLOCK_MONOTONIC reaches @deadline_ns.
  * @deadline_ns: ktime_get_ns() value
- * @cancel: when not NULL, return early once *@cancel is true (checked
- *	    every 5 ms).
+ * @cancel: when not NULL, return early once *@cancel is true
+ *
+ * Modelled latencies (up to ~20 s with a delay fault) are slept in slices
+ * of at most 5 ms, checking @cancel and, in a user task, for a fatal
+ * signal: a killed task does not wait for the modelled firmware (the step
+ * it runs completes early), and no single uninterruptible sleep is long
+ * enough to look like a hung task.
  */
 void mockvf_sleep_until(u64 deadline_ns, const bool *cancel)
 {
@@ -154,9 +163,11 @@ void mockvf_sleep_until(u64 deadline_ns, const bool *cancel)
 
 		if (now >= deadline_ns || (cancel && READ_ONCE(*cancel)))
 			return;
+		if (fatal_signal_pending(current))
+			return;
 		left = div_u64(deadline_ns - now, NSEC_PER_USEC);
-		if (cancel && left > 5000)
-			left = 5000;
+		if (left > MOCKVF_SLEEP_SLICE_US)
+			left = MOCKVF_SLEEP_SLICE_US;
 		if (!left)
 			return;
 		usleep_range(left, left + 50);

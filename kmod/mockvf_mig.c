@@ -179,10 +179,6 @@ static struct file *mockvf_new_save(struct mockvf_dev *mv, bool final,
 	sf = mockvf_save_create(mv, final, digest);
 	if (IS_ERR(sf))
 		return ERR_CAST(sf);
-	get_file(sf->filp);
-	mutex_lock(&mv->data_lock);
-	mv->save = sf;
-	mutex_unlock(&mv->data_lock);
 	return sf->filp;
 }
 

@@ -32,11 +32,20 @@ void mockvf_pci_init(struct mockvf_dev *mv)
 	memset(mv->bar0, 0, sizeof(mv->bar0));
 }
 
-/* Function level reset of the PCI face (migration state is separate). */
+/**
+ * mockvf_pci_reset() - function level reset of the PCI face (the migration
+ * state is separate).
+ * @mv: device
+ *
+ * Under irq_lock like every region access, so a reader sees the config
+ * space and BAR0 either before or after the reset, never half reset.
+ */
 void mockvf_pci_reset(struct mockvf_dev *mv)
 {
+	mutex_lock(&mv->irq_lock);
 	put_unaligned_le16(0, mv->cfg + PCI_COMMAND);
 	memset(mv->bar0, 0, sizeof(mv->bar0));
+	mutex_unlock(&mv->irq_lock);
 }
 
 static void cfg_write(struct mockvf_dev *mv, unsigned int off, u8 *val,
@@ -227,6 +236,15 @@ static int mockvf_set_irqs(struct mockvf_dev *mv, unsigned long arg)
 	if (!hdr.count) {	/* DATA_NONE, count 0: disable */
 		mockvf_irq_release(mv);
 		return 0;
+	}
+	if (hdr.flags & VFIO_IRQ_SET_DATA_BOOL) {
+		u8 trigger;
+
+		if (copy_from_user(&trigger, (void __user *)(arg + minsz),
+				   sizeof(trigger)))
+			return -EFAULT;
+		if (!trigger)
+			return 0;
 	}
 	mutex_lock(&mv->irq_lock);
 	if (mv->req_trigger)
