@@ -63,52 +63,24 @@ module_param_cb(fw_max_concurrent_save, &fw_max_ops, &fw_max_concurrent_save,
 MODULE_PARM_DESC(fw_max_concurrent_save,
 		 "SAVE commands running at once, all devices (0 = unlimited, default 1)");
 
-static bool fw_save_try_get(void)
+/* Take a slot of the pool counted by @active and limited by @max_p. */
+static bool fw_pool_try_get(unsigned int *active, const unsigned int *max_p)
 {
-	unsigned int max = READ_ONCE(fw_max_concurrent_save);
+	unsigned int max = READ_ONCE(*max_p);
 	bool ok = false;
 
 	spin_lock(&fw_lock);
-	if (!max || fw_save_active < max) {
-		fw_save_active++;
+	if (!max || *active < max) {
+		(*active)++;
 		ok = true;
 	}
 	spin_unlock(&fw_lock);
 	return ok;
-}
-
-/**
- * mockvf_fw_get_save() - take a SAVE slot, then a firmware slot.
- *
- * Release both with mockvf_fw_put_save().
- */
-void mockvf_fw_get_save(void)
-{
-	wait_event_idle(fw_wq, fw_save_try_get());
-	mockvf_fw_get(NULL);
-}
-
-void mockvf_fw_put_save(void)
-{
-	spin_lock(&fw_lock);
-	fw_active--;
-	fw_save_active--;
-	spin_unlock(&fw_lock);
-	wake_up_all(&fw_wq);
 }
 
 static bool fw_try_get(void)
 {
-	unsigned int max = READ_ONCE(fw_max_concurrent);
-	bool ok = false;
-
-	spin_lock(&fw_lock);
-	if (!max || fw_active < max) {
-		fw_active++;
-		ok = true;
-	}
-	spin_unlock(&fw_lock);
-	return ok;
+	return fw_pool_try_get(&fw_active, &fw_max_concurrent);
 }
 
 /**
@@ -143,6 +115,27 @@ void mockvf_fw_wake(void)
 
 /* Longest single sleep of mockvf_sleep_until(), µs. */
 #define MOCKVF_SLEEP_SLICE_US	5000
+
+/**
+ * mockvf_fw_get_save() - take a SAVE slot, then a firmware slot.
+ *
+ * Release both with mockvf_fw_put_save().
+ */
+void mockvf_fw_get_save(void)
+{
+	wait_event_idle(fw_wq, fw_pool_try_get(&fw_save_active,
+						&fw_max_concurrent_save));
+	mockvf_fw_get(NULL);
+}
+
+void mockvf_fw_put_save(void)
+{
+	spin_lock(&fw_lock);
+	fw_active--;
+	fw_save_active--;
+	spin_unlock(&fw_lock);
+	wake_up_all(&fw_wq);
+}
 
 /**
  * mockvf_sleep_until() - sleep until CLOCK_MONOTONIC reaches @deadline_ns.

@@ -287,15 +287,21 @@ long mockvf_ioctl(struct vfio_device *vdev, unsigned int cmd,
 
 /**
  * mockvf_request() - the core asks us to make the user release the device
- * (device removal while open).  Signal the REQ eventfd if the user set
- * one, and reset the device: its data_fds fail with -ENODEV, so nothing
- * stays blocked in them.
+ * (device removal while open).  Reset the device (its data_fds fail with
+ * -ENODEV, so nothing stays blocked in them), then signal the REQ eventfd
+ * if the user set one.
  * @vdev: device
  * @count: how many times the core asked
  */
 void mockvf_request(struct vfio_device *vdev, unsigned int count)
 {
 	struct mockvf_dev *mv = vdev_to_mv(vdev);
+
+	/*
+	 * Reset before signalling: a user woken by the eventfd must already
+	 * find its data_fds dead, not race the reset.
+	 */
+	mockvf_reset(mv);
 
 	mutex_lock(&mv->irq_lock);
 	if (mv->req_trigger) {
@@ -309,6 +315,4 @@ void mockvf_request(struct vfio_device *vdev, unsigned int count)
 			   "no device request channel, removal waits for the user to close the device\n");
 	}
 	mutex_unlock(&mv->irq_lock);
-
-	mockvf_reset(mv);
 }

@@ -37,38 +37,31 @@ static void set_param(const char *path, const char *v)
 	close(fd);
 }
 
-static void reset_fw_save(void *unused)
-{
-	int fd = open(FW_SAVE_PARAM, O_WRONLY);
-
-	(void)unused;
-	if (fd >= 0) {
-		if (write(fd, "1", 1) != 1)
-			mt_log("cannot reset fw_max_concurrent_save");
-		close(fd);
-	}
-}
-
 static void set_fw_max(const char *v)
 {
-	int fd = open(FW_PARAM, O_WRONLY);
-
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ((ssize_t)strlen(v), write(fd, v, strlen(v)));
-	close(fd);
+	set_param(FW_PARAM, v);
 }
 
-static void reset_fw_max(void *unused)
-{
-	int fd = open(FW_PARAM, O_WRONLY);
+/* A module parameter and its default, restored when the test ends. */
+struct param_default {
+	const char *path, *value;
+};
 
-	(void)unused;
+static void reset_param(void *p)
+{
+	const struct param_default *d = p;
+	ssize_t len = strlen(d->value);
+	int fd = open(d->path, O_WRONLY);
+
 	if (fd >= 0) {
-		if (write(fd, "0", 1) != 1)
-			mt_log("cannot reset fw_max_concurrent");
+		if (write(fd, d->value, len) != len)
+			mt_log("cannot reset %s to %s", d->path, d->value);
 		close(fd);
 	}
 }
+
+static struct param_default fw_max_default = { FW_PARAM, "0" };
+static struct param_default fw_save_default = { FW_SAVE_PARAM, "1" };
 
 static void rig_setup(struct rig *r, int n, const char *profile)
 {
@@ -252,7 +245,7 @@ TEST_TIMEOUT(cx7_parallel_4_save_pool, 120)
 
 	mvt_require();
 	set_fw_max("0");
-	mt_defer(reset_fw_save, NULL);
+	mt_defer(reset_param, &fw_save_default);
 	one = parallel(1);
 	set_param(FW_SAVE_PARAM, "0");
 	free_saves = parallel(4);
@@ -269,7 +262,7 @@ TEST_TIMEOUT(cx7_parallel_4_serialising_fw, 120)
 	double seq, par;
 
 	mvt_require();
-	mt_defer(reset_fw_max, NULL);
+	mt_defer(reset_param, &fw_max_default);
 	set_fw_max("1");
 	seq = sequential(4);
 	par = parallel(4);
