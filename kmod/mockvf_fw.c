@@ -113,9 +113,6 @@ void mockvf_fw_wake(void)
 	wake_up_all(&fw_wq);
 }
 
-/* Longest single sleep of mockvf_sleep_until(), µs. */
-#define MOCKVF_SLEEP_SLICE_US	5000
-
 /**
  * mockvf_fw_get_save() - take a SAVE slot, then a firmware slot.
  *
@@ -136,6 +133,9 @@ void mockvf_fw_put_save(void)
 	spin_unlock(&fw_lock);
 	wake_up_all(&fw_wq);
 }
+
+/* Longest single sleep of mockvf_sleep_until(), µs. */
+#define MOCKVF_SLEEP_SLICE_US	5000
 
 /**
  * mockvf_sleep_until() - sleep until CLOCK_MONOTONIC reaches @deadline_ns.
