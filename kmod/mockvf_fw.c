@@ -15,6 +15,7 @@
  */
 #include <linux/delay.h>
 #include <linux/ktime.h>
+#include <linux/lockdep.h>
 #include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -28,6 +29,28 @@ static unsigned int fw_active;
 static unsigned int fw_save_active;
 static DEFINE_SPINLOCK(fw_lock);
 static DECLARE_WAIT_QUEUE_HEAD(fw_wq);
+
+/*
+ * The pools are counters, invisible to lockdep, yet a pool that runs dry
+ * blocks like a lock: holding lock A while waiting for a slot, when a slot
+ * holder waits for A, is a deadlock (with fw_max_concurrent=1 at once,
+ * with any limit under load).  Each pool is told to lockdep as a lock
+ * taken when a slot is requested and released with the slot, so lockdep
+ * reports such an order the first time both halves run, whatever the
+ * limit.
+ */
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+static struct lock_class_key fw_slot_key, fw_save_slot_key;
+static struct lockdep_map fw_slot_map =
+	STATIC_LOCKDEP_MAP_INIT("mockvf_fw_slot", &fw_slot_key);
+static struct lockdep_map fw_save_slot_map =
+	STATIC_LOCKDEP_MAP_INIT("mockvf_fw_save_slot", &fw_save_slot_key);
+#define fw_slot_acquire(m)	lock_map_acquire(m)
+#define fw_slot_release(m)	lock_map_release(m)
+#else
+#define fw_slot_acquire(m)	do { } while (0)
+#define fw_slot_release(m)	do { } while (0)
+#endif
 
 const char *const mockvf_fw_names[MOCKVF_FW_NR] = {
 	[MOCKVF_FW_SUSPEND_INIT] = "suspend_initiator",
@@ -94,9 +117,12 @@ bool mockvf_fw_get(const bool *cancel)
 {
 	bool got = false;
 
+	fw_slot_acquire(&fw_slot_map);
 	/* TASK_IDLE: a long queue for the firmware is not a hung task */
 	wait_event_idle(fw_wq, (got = fw_try_get()) ||
 		   (cancel && READ_ONCE(*cancel)));
+	if (!got)
+		fw_slot_release(&fw_slot_map);
 	return got;
 }
 
@@ -105,6 +131,7 @@ void mockvf_fw_put(void)
 	spin_lock(&fw_lock);
 	fw_active--;
 	spin_unlock(&fw_lock);
+	fw_slot_release(&fw_slot_map);
 	wake_up_all(&fw_wq);
 }
 
@@ -120,6 +147,7 @@ void mockvf_fw_wake(void)
  */
 void mockvf_fw_get_save(void)
 {
+	fw_slot_acquire(&fw_save_slot_map);
 	wait_event_idle(fw_wq, fw_pool_try_get(&fw_save_active,
 						&fw_max_concurrent_save));
 	mockvf_fw_get(NULL);
@@ -131,6 +159,8 @@ void mockvf_fw_put_save(void)
 	fw_active--;
 	fw_save_active--;
 	spin_unlock(&fw_lock);
+	fw_slot_release(&fw_slot_map);
+	fw_slot_release(&fw_save_slot_map);
 	wake_up_all(&fw_wq);
 }
 

@@ -20,6 +20,14 @@
  *	whatever the bool said.
  *   delay_fault_killable  a delay fault slept up to 10 s uninterruptibly
  *	under state_mutex: a SIGKILLed task stayed in D state for all of it.
+ *   resume_partial_write_efault  write() on a resuming fd returned EFAULT
+ *	after it had taken in a record header: the retry desynced the stream.
+ *   resume_write_vs_load  (last: before the fix it hangs for good) write()
+ *	held the resume file's lock while waiting for a firmware slot, and
+ *	RESUMING->STOP held a slot while waiting for that lock: with
+ *	fw_max_concurrent=1 and a load bandwidth, both hung, unkillable.
+ *	The debug kernel's lockdep reports the order even when the timing
+ *	misses (the slot pool is a lockdep map).
  */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -32,6 +40,7 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/klog.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -399,6 +408,151 @@ TEST_TIMEOUT(delay_fault_killable, 60)
 	mvt_set(u, "fault", "clear");
 	ASSERT_EQ(0, vfio_dev_reset(d));
 	ASSERT_EQ(MT_RUNNING, mvt_state(d));
+}
+
+/* A stream of @uuid from STOP_COPY (the device ends in STOP). */
+static void save_stream(struct vfio_dev *d, struct mbuf *b)
+{
+	int fd;
+
+	mvt_goto(d, MT_STOP);
+	fd = mvt_goto(d, MT_STOP_COPY);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, vfio_read_stream(fd, b));
+	close(fd);
+	mvt_goto(d, MT_STOP);
+}
+
+TEST(resume_partial_write_efault)
+{
+	char us[MOCKVF_UUID_LEN], ud[MOCKVF_UUID_LEN], dg[17];
+	long pg = sysconf(_SC_PAGESIZE);
+	struct vfio_dev *src, *dst;
+	struct mbuf b = { 0 };
+	uint8_t *map;
+	ssize_t n;
+	int rfd;
+
+	mvt_require();
+	mvt_create("tiny", us);
+	mvt_create("tiny", ud);
+	src = mvt_open(us);
+	dst = mvt_open(ud);
+	save_stream(src, &b);
+	snprintf(dg, sizeof(dg), "%s", mvt_attr(us, "digest"));
+	ASSERT_GT(b.len, 48);
+	/* the INFO header at the end of a page, its payload unmapped */
+	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	ASSERT_EQ(0, mprotect(map + pg, pg, PROT_NONE));
+	memcpy(map + pg - 32, b.p, 32);
+	rfd = mvt_goto(dst, MT_RESUMING);
+	ASSERT_GE(rfd, 0);
+	n = write(rfd, map + pg - 32, 48);
+	mt_log("write of header + unreadable payload: %zd (%s)", n,
+	       n < 0 ? strerror(errno) : "ok");
+	munmap(map, 2 * pg);
+	/* the header was taken in: say so, or a retry sends it twice */
+	ASSERT_EQ(32, n);
+	ASSERT_EQ(0, vfio_write_all(rfd, b.p + 32, b.len - 32, 100000));
+	ASSERT_EQ(-1, mvt_goto(dst, MT_STOP));
+	close(rfd);
+	ASSERT_STREQ(dg, mvt_attr(ud, "digest"));
+	mbuf_free(&b);
+}
+
+#define FW_MAX "/sys/module/mockvf/parameters/fw_max_concurrent"
+static char fw_max_old[16];
+
+static void fw_max_restore(void *unused)
+{
+	(void)unused;
+	write_file(FW_MAX, fw_max_old);
+}
+
+struct writer {
+	int fd;
+	const struct mbuf *b;
+	ssize_t ret;
+	int err;
+};
+
+static void *write_whole(void *p)
+{
+	struct writer *w = p;
+
+	w->ret = write(w->fd, w->b->p, w->b->len);
+	w->err = errno;
+	return NULL;
+}
+
+struct loader {
+	struct vfio_dev *d;
+	int ret;
+};
+
+static void *load_it(void *p)
+{
+	struct loader *l = p;
+
+	l->ret = vfio_dev_set_state(l->d, MT_STOP, NULL);
+	return NULL;
+}
+
+TEST_TIMEOUT(resume_write_vs_load, 120)
+{
+	char us[MOCKVF_UUID_LEN], ud[MOCKVF_UUID_LEN], dg[17];
+	struct vfio_dev *src, *dst;
+	struct mbuf b = { 0 };
+	struct writer w = { 0 };
+	struct loader l = { 0 };
+	struct timespec until;
+	pthread_t tw, tl;
+	int fd, rw, rl;
+	ssize_t n;
+
+	mvt_require();
+	fd = open(FW_MAX, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	n = read(fd, fw_max_old, sizeof(fw_max_old) - 1);
+	close(fd);
+	ASSERT_GT(n, 0);
+	mt_defer(fw_max_restore, NULL);
+	ASSERT_EQ(0, write_file(FW_MAX, "1"));
+	mvt_create("cx7", us);
+	mvt_create("cx7", ud);
+	src = mvt_open(us);
+	dst = mvt_open(ud);
+	save_stream(src, &b);
+	snprintf(dg, sizeof(dg), "%s", mvt_attr(us, "digest"));
+	/* 8 MiB at 16 MiB/s: the write holds a slot for about 0.5 s */
+	mvt_set(ud, "timing/load_bw_kbps", "16384");
+	w.fd = mvt_goto(dst, MT_RESUMING);
+	ASSERT_GE(w.fd, 0);
+	w.b = &b;
+	l.d = dst;
+	ASSERT_EQ(0, pthread_create(&tw, NULL, write_whole, &w));
+	usleep(20000);		/* the writer is parsing the records */
+	ASSERT_EQ(0, pthread_create(&tl, NULL, load_it, &l));
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	rw = pthread_timedjoin_np(tw, NULL, &until);
+	rl = pthread_timedjoin_np(tl, NULL, &until);
+	if (rw || rl) {
+		mt_fail_here(__FILE__, __LINE__,
+			     "write() %s, RESUMING->STOP %s after 30 s: deadlock",
+			     rw ? "stuck" : "returned",
+			     rl ? "stuck" : "returned");
+		mt_abort_test();
+	}
+	mt_log("write() %zd, RESUMING->STOP %d", w.ret, l.ret);
+	ASSERT_EQ((ssize_t)b.len, w.ret);
+	/* the load came after the whole stream, or before any of it */
+	if (l.ret == 0)
+		ASSERT_STREQ(dg, mvt_attr(ud, "digest"));
+	close(w.fd);
+	mbuf_free(&b);
 }
 
 TEST_MAIN()
