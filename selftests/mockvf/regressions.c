@@ -109,8 +109,8 @@ TEST(truncated_record_freed_unlocked)
 	mvt_create("cx7", u);
 	d = mvt_open(u);
 	mvt_set(u, "timing/save_bw_kbps", "0");
-	/* the first DATA record starts after INFO (header + 16 bytes) */
-	mvt_set(u, "fault", "truncate 48");
+	/* the first DATA record starts after INFO (24-byte header + 16) */
+	mvt_set(u, "fault", "truncate 40");
 	mvt_goto(d, MT_STOP);
 	/*
 	 * Fail page allocations of order 7 and more (the 256 KiB record's
@@ -132,7 +132,7 @@ TEST(truncated_record_freed_unlocked)
 	ASSERT_EQ(0, vfio_read_stream(fd, &b));
 	fpa_off(NULL);
 	close(fd);
-	ASSERT_EQ(48, b.len);	/* INFO, then the stream ends */
+	ASSERT_EQ(40, b.len);	/* INFO, then the stream ends */
 	mbuf_free(&b);
 	after = klog_count("sleeping function called from invalid context");
 	ASSERT_EQ(before, after);
@@ -440,22 +440,24 @@ TEST(resume_partial_write_efault)
 	dst = mvt_open(ud);
 	save_stream(src, &b);
 	snprintf(dg, sizeof(dg), "%s", mvt_attr(us, "digest"));
-	ASSERT_GT(b.len, 48);
-	/* the INFO header at the end of a page, its payload unmapped */
+	ASSERT_GT(b.len, 40);
+	/* the INFO header (24 bytes) at the end of a page, its payload
+	 * unmapped
+	 */
 	map = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_TRUE(map != MAP_FAILED);
 	ASSERT_EQ(0, mprotect(map + pg, pg, PROT_NONE));
-	memcpy(map + pg - 32, b.p, 32);
+	memcpy(map + pg - 24, b.p, 24);
 	rfd = mvt_goto(dst, MT_RESUMING);
 	ASSERT_GE(rfd, 0);
-	n = write(rfd, map + pg - 32, 48);
+	n = write(rfd, map + pg - 24, 40);
 	mt_log("write of header + unreadable payload: %zd (%s)", n,
 	       n < 0 ? strerror(errno) : "ok");
 	munmap(map, 2 * pg);
 	/* the header was taken in: say so, or a retry sends it twice */
-	ASSERT_EQ(32, n);
-	ASSERT_EQ(0, vfio_write_all(rfd, b.p + 32, b.len - 32, 100000));
+	ASSERT_EQ(24, n);
+	ASSERT_EQ(0, vfio_write_all(rfd, b.p + 24, b.len - 24, 100000));
 	ASSERT_EQ(-1, mvt_goto(dst, MT_STOP));
 	close(rfd);
 	ASSERT_STREQ(dg, mvt_attr(ud, "digest"));
