@@ -6,6 +6,7 @@
 #   make demo     the main job: migrate mock devices, sequential vs parallel
 #   make bench    the seeds' downtime tables on mockvf (build/bench/)
 #   make check-debug  the selftests in a KASAN/lockdep/kmemleak kernel
+#   make fuzz [FUZZ_OPS=N]  the fuzz collection in that kernel (long mode)
 #   make sparse   run sparse on the module
 #   make install INSTALL_PATH=DIR   a kselftest tree of the selftests
 #
@@ -79,6 +80,14 @@ debug-build: deps userspace selftests
 check-debug: debug-build
 	@ci/check-debug $(VMTEST_ARGS)
 
+# The fuzz collection in the debug kernel; FUZZ_OPS=N makes fuzz/throughput
+# run until N ioctls and N resume streams (capped at 30 min), e.g.
+# make fuzz FUZZ_OPS=1000000.  CI runs the short mode (in check-debug).
+FUZZ_OPS ?=
+fuzz: debug-build
+	@DEBUG_COLLECTIONS=fuzz FUZZ_OPS=$(FUZZ_OPS) DEBUG_TIMEOUT=3600 \
+	DEBUG_PROG_TIMEOUT=2400 ci/check-debug $(VMTEST_ARGS)
+
 demo: vm-build
 	@mkdir -p $(BUILD)/demo
 	@ci/vmtest $(VMTEST_ARGS) --rwdir $(BUILD)/demo -- ci/demo
@@ -99,4 +108,4 @@ clean:
 	-$(MAKE) -C kmod clean KDIR=$(KDIR)
 	rm -rf $(BUILD)
 
-.PHONY: debug-build check-debug bench install all kdir-check kmod userspace selftests sparse deps vm-build check demo clean
+.PHONY: debug-build check-debug fuzz bench install all kdir-check kmod userspace selftests sparse deps vm-build check demo clean
