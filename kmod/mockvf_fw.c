@@ -45,11 +45,9 @@ static struct lockdep_map fw_slot_map =
 	STATIC_LOCKDEP_MAP_INIT("mockvf_fw_slot", &fw_slot_key);
 static struct lockdep_map fw_save_slot_map =
 	STATIC_LOCKDEP_MAP_INIT("mockvf_fw_save_slot", &fw_save_slot_key);
-#define fw_slot_acquire(m)	lock_map_acquire(m)
-#define fw_slot_release(m)	lock_map_release(m)
 #else
-#define fw_slot_acquire(m)	do { } while (0)
-#define fw_slot_release(m)	do { } while (0)
+static struct lockdep_map fw_slot_map __maybe_unused;
+static struct lockdep_map fw_save_slot_map __maybe_unused;
 #endif
 
 const char *const mockvf_fw_names[MOCKVF_FW_NR] = {
@@ -117,12 +115,12 @@ bool mockvf_fw_get(const bool *cancel)
 {
 	bool got = false;
 
-	fw_slot_acquire(&fw_slot_map);
+	lock_map_acquire(&fw_slot_map);
 	/* TASK_IDLE: a long queue for the firmware is not a hung task */
 	wait_event_idle(fw_wq, (got = fw_try_get()) ||
 		   (cancel && READ_ONCE(*cancel)));
 	if (!got)
-		fw_slot_release(&fw_slot_map);
+		lock_map_release(&fw_slot_map);
 	return got;
 }
 
@@ -131,7 +129,7 @@ void mockvf_fw_put(void)
 	spin_lock(&fw_lock);
 	fw_active--;
 	spin_unlock(&fw_lock);
-	fw_slot_release(&fw_slot_map);
+	lock_map_release(&fw_slot_map);
 	wake_up_all(&fw_wq);
 }
 
@@ -147,7 +145,7 @@ void mockvf_fw_wake(void)
  */
 void mockvf_fw_get_save(void)
 {
-	fw_slot_acquire(&fw_save_slot_map);
+	lock_map_acquire(&fw_save_slot_map);
 	wait_event_idle(fw_wq, fw_pool_try_get(&fw_save_active,
 						&fw_max_concurrent_save));
 	mockvf_fw_get(NULL);
@@ -159,8 +157,8 @@ void mockvf_fw_put_save(void)
 	fw_active--;
 	fw_save_active--;
 	spin_unlock(&fw_lock);
-	fw_slot_release(&fw_slot_map);
-	fw_slot_release(&fw_save_slot_map);
+	lock_map_release(&fw_slot_map);
+	lock_map_release(&fw_save_slot_map);
 	wake_up_all(&fw_wq);
 }
 
