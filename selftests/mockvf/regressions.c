@@ -524,18 +524,21 @@ TEST_TIMEOUT(resume_write_vs_load, 120)
 	ASSERT_EQ(0, write_file(FW_MAX, "1"));
 	mvt_create("cx7", us);
 	mvt_create("cx7", ud);
+	/* 64 MiB: the writer parses records for a long while */
+	mvt_set(us, "state_size", "67108864");
+	mvt_set(ud, "state_size", "67108864");
 	src = mvt_open(us);
 	dst = mvt_open(ud);
 	save_stream(src, &b);
 	snprintf(dg, sizeof(dg), "%s", mvt_attr(us, "digest"));
-	/* 8 MiB at 16 MiB/s: the write holds a slot for about 0.5 s */
-	mvt_set(ud, "timing/load_bw_kbps", "16384");
+	/* 64 MiB at 128 MiB/s: the write holds a slot for about 0.5 s */
+	mvt_set(ud, "timing/load_bw_kbps", "131072");
 	w.fd = mvt_goto(dst, MT_RESUMING);
 	ASSERT_GE(w.fd, 0);
 	w.b = &b;
 	l.d = dst;
 	ASSERT_EQ(0, pthread_create(&tw, NULL, write_whole, &w));
-	usleep(20000);		/* the writer is parsing the records */
+	usleep(5000);		/* the writer is parsing the records */
 	ASSERT_EQ(0, pthread_create(&tl, NULL, load_it, &l));
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 30;
