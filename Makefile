@@ -5,6 +5,8 @@
 #   make check    unit tests on the host, then the selftests in a VM
 #   make demo     the main job: migrate mock devices, sequential vs parallel
 #   make bench    the seeds' downtime tables on mockvf (build/bench/)
+#   make check-debug  the selftests in a KASAN/lockdep/kmemleak kernel
+#   make fuzz [FUZZ_OPS=N]  the fuzz collection in that kernel (long mode)
 #   make sparse   run sparse on the module
 #   make install INSTALL_PATH=DIR   a kselftest tree of the selftests
 #
@@ -62,6 +64,30 @@ vm-build: deps
 check: vm-build
 	@ci/check $(VMTEST_ARGS)
 
+# The debug kernel (ci/debug-kernel: built once, then cached) and mockvf
+# built against it from a copy of kmod/ in build/debug/kmod, so the
+# module in kmod/ stays the test kernel's.
+DEBUG_KMOD := $(BUILD)/debug/kmod
+debug-build: deps userspace selftests
+	@ci/debug-deps
+	@dir=$$(ci/debug-kernel) || exit 1; \
+	mkdir -p $(DEBUG_KMOD) && \
+	cp -p kmod/Kbuild kmod/*.c kmod/*.h $(DEBUG_KMOD)/ && \
+	nice -n 19 $(MAKE) -s -C $$dir/obj M=$(DEBUG_KMOD) W=1 modules
+
+# VM part only: 'flock LOCK make check-debug' after a 'make debug-build'
+# holds LOCK while VMs run, or VM_LOCK=LOCK make check-debug.
+check-debug: debug-build
+	@ci/check-debug $(VMTEST_ARGS)
+
+# The fuzz collection in the debug kernel; FUZZ_OPS=N makes fuzz/throughput
+# run until N ioctls and N resume streams (capped at 30 min), e.g.
+# make fuzz FUZZ_OPS=1000000.  CI runs the short mode (in check-debug).
+FUZZ_OPS ?=
+fuzz: debug-build
+	@DEBUG_COLLECTIONS=fuzz FUZZ_OPS=$(FUZZ_OPS) DEBUG_TIMEOUT=3600 \
+	DEBUG_PROG_TIMEOUT=2400 ci/check-debug $(VMTEST_ARGS)
+
 demo: vm-build
 	@mkdir -p $(BUILD)/demo
 	@ci/vmtest $(VMTEST_ARGS) --rwdir $(BUILD)/demo -- ci/demo
@@ -82,4 +108,4 @@ clean:
 	-$(MAKE) -C kmod clean KDIR=$(KDIR)
 	rm -rf $(BUILD)
 
-.PHONY: bench install all kdir-check kmod userspace selftests sparse deps vm-build check demo clean
+.PHONY: debug-build check-debug fuzz bench install all kdir-check kmod userspace selftests sparse deps vm-build check demo clean

@@ -9,6 +9,8 @@
  *	                        nests inside mockvf_resume.lock)
  *	mockvf_save.lock        save queue bookkeeping (spinlock)
  *	mockvf_dev.log_lock     transition log (spinlock)
+ *	mockvf_dev.irq_lock     PCI face: config space, BAR0, REQ eventfd;
+ *				taken inside state_mutex by reset
  * mockvf_dev.reset_lock (spinlock) only nests the state_mutex trylock.
  */
 #ifndef MOCKVF_H
@@ -44,6 +46,12 @@
 #define MOCKVF_BAR0_SIZE	4096	/* registers, carried in the stream */
 #define MOCKVF_BAR2_SIZE	4096	/* MSI-X table and PBA */
 #define MOCKVF_MSIX_VECTORS	8
+/*
+ * Largest errno a "fail" fault may inject: 512 and up (ERESTARTSYS and
+ * the other restart codes) are kernel-internal and must never reach
+ * userspace.
+ */
+#define MOCKVF_MAX_USER_ERRNO	511
 
 /* Save stream records (all fields little endian), see docs/mockvf.md. */
 #define MOCKVF_REC_MAGIC	0x4656434dU	/* "MCVF" */

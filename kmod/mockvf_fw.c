@@ -15,9 +15,11 @@
  */
 #include <linux/delay.h>
 #include <linux/ktime.h>
+#include <linux/lockdep.h>
 #include <linux/math64.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/sched/signal.h>
 
 #include "mockvf.h"
 
@@ -27,6 +29,26 @@ static unsigned int fw_active;
 static unsigned int fw_save_active;
 static DEFINE_SPINLOCK(fw_lock);
 static DECLARE_WAIT_QUEUE_HEAD(fw_wq);
+
+/*
+ * The pools are counters, invisible to lockdep, yet a pool that runs dry
+ * blocks like a lock: holding lock A while waiting for a slot, when a slot
+ * holder waits for A, is a deadlock (with fw_max_concurrent=1 at once,
+ * with any limit under load).  Each pool is told to lockdep as a lock
+ * taken when a slot is requested and released with the slot, so lockdep
+ * reports such an order the first time both halves run, whatever the
+ * limit.
+ */
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+static struct lock_class_key fw_slot_key, fw_save_slot_key;
+static struct lockdep_map fw_slot_map =
+	STATIC_LOCKDEP_MAP_INIT("mockvf_fw_slot", &fw_slot_key);
+static struct lockdep_map fw_save_slot_map =
+	STATIC_LOCKDEP_MAP_INIT("mockvf_fw_save_slot", &fw_save_slot_key);
+#else
+static struct lockdep_map fw_slot_map __maybe_unused;
+static struct lockdep_map fw_save_slot_map __maybe_unused;
+#endif
 
 const char *const mockvf_fw_names[MOCKVF_FW_NR] = {
 	[MOCKVF_FW_SUSPEND_INIT] = "suspend_initiator",
@@ -93,9 +115,12 @@ bool mockvf_fw_get(const bool *cancel)
 {
 	bool got = false;
 
+	lock_map_acquire(&fw_slot_map);
 	/* TASK_IDLE: a long queue for the firmware is not a hung task */
 	wait_event_idle(fw_wq, (got = fw_try_get()) ||
 		   (cancel && READ_ONCE(*cancel)));
+	if (!got)
+		lock_map_release(&fw_slot_map);
 	return got;
 }
 
@@ -104,6 +129,7 @@ void mockvf_fw_put(void)
 	spin_lock(&fw_lock);
 	fw_active--;
 	spin_unlock(&fw_lock);
+	lock_map_release(&fw_slot_map);
 	wake_up_all(&fw_wq);
 }
 
@@ -119,6 +145,7 @@ void mockvf_fw_wake(void)
  */
 void mockvf_fw_get_save(void)
 {
+	lock_map_acquire(&fw_save_slot_map);
 	wait_event_idle(fw_wq, fw_pool_try_get(&fw_save_active,
 						&fw_max_concurrent_save));
 	mockvf_fw_get(NULL);
@@ -130,14 +157,24 @@ void mockvf_fw_put_save(void)
 	fw_active--;
 	fw_save_active--;
 	spin_unlock(&fw_lock);
+	lock_map_release(&fw_slot_map);
+	lock_map_release(&fw_save_slot_map);
 	wake_up_all(&fw_wq);
 }
+
+/* Longest single sleep of mockvf_sleep_until(), µs. */
+#define MOCKVF_SLEEP_SLICE_US	5000
 
 /**
  * mockvf_sleep_until() - sleep until CLOCK_MONOTONIC reaches @deadline_ns.
  * @deadline_ns: ktime_get_ns() value
- * @cancel: when not NULL, return early once *@cancel is true (checked
- *	    every 5 ms).
+ * @cancel: when not NULL, return early once *@cancel is true
+ *
+ * Modelled latencies (up to ~20 s with a delay fault) are slept in slices
+ * of at most 5 ms, checking @cancel and, in a user task, for a fatal
+ * signal: a killed task does not wait for the modelled firmware (the step
+ * it runs completes early), and no single uninterruptible sleep is long
+ * enough to look like a hung task.
  */
 void mockvf_sleep_until(u64 deadline_ns, const bool *cancel)
 {
@@ -147,9 +184,11 @@ void mockvf_sleep_until(u64 deadline_ns, const bool *cancel)
 
 		if (now >= deadline_ns || (cancel && READ_ONCE(*cancel)))
 			return;
+		if (fatal_signal_pending(current))
+			return;
 		left = div_u64(deadline_ns - now, NSEC_PER_USEC);
-		if (cancel && left > 5000)
-			left = 5000;
+		if (left > MOCKVF_SLEEP_SLICE_US)
+			left = MOCKVF_SLEEP_SLICE_US;
 		if (!left)
 			return;
 		usleep_range(left, left + 50);

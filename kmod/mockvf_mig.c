@@ -177,17 +177,23 @@ static int mockvf_fw_load(struct mockvf_dev *mv, u64 extra_us)
 	lockdep_assert_held(&mv->state_mutex);
 	if (!rf->cost_in_write)
 		us += READ_ONCE(mv->timing.us[MOCKVF_FW_LOAD]);
-	if (!us && !rf->strict)
+	/*
+	 * Commit before taking a slot: write() holds rf->lock while it waits
+	 * for one, so a slot holder must never wait for rf->lock.
+	 */
+	if (rf->strict) {
+		ret = mockvf_resume_load(rf, &bytes);
+		if (ret)
+			return ret;
+	}
+	if (!us)
 		return 0;
+	/* the data itself was loaded (and paid for) as it was written */
 	mockvf_fw_get(NULL);
 	start = ktime_get_ns();
-	if (rf->strict)
-		ret = mockvf_resume_load(rf, &bytes);
-	/* the data itself was loaded (and paid for) as it was written */
-	if (!ret)
-		mockvf_sleep_until(start + us * NSEC_PER_USEC, NULL);
+	mockvf_sleep_until(start + us * NSEC_PER_USEC, NULL);
 	mockvf_fw_put();
-	return ret;
+	return 0;
 }
 
 /*
@@ -210,10 +216,6 @@ static struct file *mockvf_new_save(struct mockvf_dev *mv, bool final,
 	sf = mockvf_save_create(mv, final, digest);
 	if (IS_ERR(sf))
 		return ERR_CAST(sf);
-	get_file(sf->filp);
-	mutex_lock(&mv->data_lock);
-	mv->save = sf;
-	mutex_unlock(&mv->data_lock);
 	return sf->filp;
 }
 

@@ -90,7 +90,14 @@ void mockvf_pci_init(struct mockvf_dev *mv)
 	put_unaligned_le32(MOCKVF_MSIX_PBA | MOCKVF_MSIX_BIR, x + PCI_MSIX_PBA);
 }
 
-/* Function level reset of the PCI face (migration state is separate). */
+/**
+ * mockvf_pci_reset() - function level reset of the PCI face (the migration
+ * state is separate).
+ * @mv: device
+ *
+ * Under irq_lock like every region access, so a reader sees the config
+ * space and BAR0 either before or after the reset, never half reset.
+ */
 void mockvf_pci_reset(struct mockvf_dev *mv)
 {
 	mutex_lock(&mv->irq_lock);

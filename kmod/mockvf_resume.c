@@ -229,8 +229,9 @@ static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
 
 	if (ppos)
 		return -ESPIPE;
-	mutex_lock(&rf->lock);
-	if (rf->disabled) {
+	if (mutex_lock_killable(&rf->lock))
+		return -EINTR;
+	if (READ_ONCE(rf->disabled)) {
 		ret = -ENODEV;
 		goto out;
 	}
@@ -297,6 +298,9 @@ static ssize_t mockvf_resume_write(struct file *filp, const char __user *buf,
 	}
 	if (ret && ret != -EFAULT)
 		rf->error = ret;
+	/* bytes taken in are reported, so a retry resumes after them */
+	if (ret == -EFAULT && done)
+		ret = 0;
 	rf->bytes += done;
 	WRITE_ONCE(rf->mv->resume_bytes, rf->bytes);
 out:
@@ -379,9 +383,10 @@ int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 	lockdep_assert_held(&mv->state_mutex);
 	mutex_lock(&rf->lock);
 	/* nothing written at all: an abandoned resume, keep the old state */
-	if (!rf->bytes && !rf->error && !rf->disabled)
+	if (!rf->bytes && !rf->error && !READ_ONCE(rf->disabled))
 		goto out;
-	if (rf->error || rf->disabled || !rf->complete || rf->hdr_fill ||
+	if (rf->error || READ_ONCE(rf->disabled) || !rf->complete ||
+	    rf->hdr_fill ||
 	    !rf->pend) {
 		ret = -EINVAL;
 		goto out;

@@ -124,12 +124,13 @@ static int save_queue(struct mockvf_save *sf, struct mockvf_chunk *ch,
 	if (ch->len) {
 		list_add_tail(&ch->node, &sf->chunks);
 		sf->produced += ch->len;
-	} else {
-		kvfree(ch);
+		ch = NULL;
 	}
 	if (trunc)
 		sf->complete = true;
 	spin_unlock(&sf->lock);
+	/* a record truncated away entirely; vfree() may sleep: not locked */
+	kvfree(ch);
 	wake_up_all(&sf->wq);
 	return trunc ? -ECANCELED : 0;
 }
@@ -662,8 +663,10 @@ static const struct file_operations mockvf_save_fops = {
  *	   entering PRE_COPY[_P2P] (full image as the initial region)
  * @digest: device digest for the END record when @final
  *
- * Armed corrupt/truncate faults are consumed by the new stream.
- * Context: state_mutex held.
+ * Armed corrupt/truncate faults are consumed by the new stream.  The file
+ * is published as mv->save (which holds a reference of its own) before its
+ * producer starts.
+ * Context: state_mutex held, mv->save NULL.
  * Return: the new save file, or an ERR_PTR.
  */
 struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
@@ -707,25 +710,34 @@ struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 	sf->truncate_at = mv->faults.truncate_at;
 	mv->faults.corrupt_at = U64_MAX;
 	mv->faults.truncate_at = U64_MAX;
-
-	mutex_lock(&mv->data_lock);
-	bitmap_zero(mv->dirty, mv->state_size / MOCKVF_PAGE);
-	mv->nr_dirty = 0;
-	sf->planned_end = mockvf_image_bytes(mv->state_size);
-	mutex_unlock(&mv->data_lock);
-
 	sf->need_full = true;
 	if (final) {
 		sf->final = true;
 		sf->need_final = true;
 		sf->final_digest = digest;
-		sf->planned_end += MOCKVF_HDR_SIZE + mockvf_end_len(mv);
 		if (sf->with_bar0)
 			mockvf_pci_bar0_save(mv, sf->bar0);
-	} else {
-		sf->initial_end = sf->planned_end;
 	}
 	sf->busy = true;
+
+	/*
+	 * Publish the file (mv->save holds the second reference) in the same
+	 * data_lock section that clears the dirty bitmap, and only then start
+	 * the producer: a workload re-configuration either comes before (and
+	 * the image includes it) or finds mv->save and restarts the image.
+	 */
+	get_file(sf->filp);
+	mutex_lock(&mv->data_lock);
+	bitmap_zero(mv->dirty, mv->state_size / MOCKVF_PAGE);
+	mv->nr_dirty = 0;
+	sf->planned_end = mockvf_image_bytes(mv->state_size);
+	if (final)
+		sf->planned_end += MOCKVF_HDR_SIZE + mockvf_end_len(mv);
+	else
+		sf->initial_end = sf->planned_end;
+	mv->save = sf;
+	mutex_unlock(&mv->data_lock);
+
 	queue_work(mockvf_wq, &sf->work);
 	return sf;
 }

@@ -424,7 +424,7 @@ static int fault_parse(struct mockvf_dev *mv, char *line)
 		st = parse_state(argv[1]);
 		if (st <= 0 || parse_u32(argv[2], &a) ||
 		    parse_u32(argv[3], &b) || !a || a > 1000000 ||
-		    !b || b >= MAX_ERRNO)
+		    !b || b > MOCKVF_MAX_USER_ERRNO)
 			return -EINVAL;
 		f->fail_count[st] = a;
 		f->fail_errno[st] = b;

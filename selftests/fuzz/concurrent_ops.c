@@ -10,7 +10,13 @@
  * dup(), so a concurrent close never pulls an fd from under a thread) and
  * issue random requests for a few seconds, also changing the firmware
  * model under them (fw_max_concurrent slots, small latencies and
- * bandwidths).  Every call must return
+ * bandwidths).  One device is a 16 KiB `tiny`, the other a `cx7` (8 MiB,
+ * ConnectX-7 latencies and bandwidths).  Resume writes are valid records
+ * (a saved stream of the device, whole or cut at a record boundary) two
+ * times in three, so records complete while RESUMING->STOP, resets and
+ * closes race them; the run starts with fw_max_concurrent=1 and a load
+ * bandwidth on both devices (the resume deadlock of issue 12).  Every
+ * call must return
  * promptly; a watchdog prints the kernel stacks of threads that do not
  * finish.  Afterwards a reset must bring the device to RUNNING, it must
  * still migrate to itself with an equal digest, and no reference may be
@@ -38,6 +44,12 @@ struct cdev {
 };
 
 static struct cdev devs[NDEVS];
+static const char *const dev_profile[NDEVS] = { "tiny", "cx7" };
+/* a valid STOP_COPY stream of each device, and its record boundaries */
+static struct mbuf valid[NDEVS];
+static size_t valid_cut[NDEVS][64];
+static int valid_ncut[NDEVS];
+static atomic_uint n_valid;
 static char fw_param_saved[32];
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -177,6 +189,25 @@ static void one_op(struct frng *g, int self)
 		if (p.fd >= 0) {
 			poll(&p, 1, frng_below(g, 10));
 			close(p.fd);
+		}
+	} else if (k < 72 && frng_below(g, 3)) {
+		int v = frng_below(g, NDEVS);
+		size_t len = valid[v].len;
+		ssize_t r;
+
+		/* valid records: the whole stream or a prefix of records */
+		what = "write valid";
+		fd = pool_get(g);
+		if (fd >= 0) {
+			if (valid_ncut[v] && frng_one_in(g, 2))
+				len = valid_cut[v][frng_below(g, valid_ncut[v])];
+			r = write(fd, valid[v].p, len);
+			if (r < 0 && errno != EINVAL && errno != EBADF &&
+			    errno != ENODEV)
+				n_bad++;
+			if (r > 0)
+				n_valid++;
+			close(fd);
 		}
 	} else if (k < 72) {
 		what = "write";
@@ -342,11 +373,21 @@ TEST_TIMEOUT(concurrent_ops, 100)
 	mvt_require();
 	ref0 = fuzz_mockvf_refcnt();
 	for (int i = 0; i < NDEVS; i++) {
-		ASSERT_EQ(0, mockvf_create("tiny", devs[i].uuid));
+		ASSERT_EQ(0, mockvf_create(dev_profile[i], devs[i].uuid));
 		devs[i].created = 1;
 		mt_defer(put_dev, &devs[i]);
 		ASSERT_EQ(0, vfio_dev_open(devs[i].uuid, &devs[i].d));
 		devs[i].opened = 1;
+		/* its stream, cut points at record ends (headers carry len) */
+		ASSERT_EQ(0, vfio_dev_set_state(&devs[i].d, MT_STOP_COPY, &fd));
+		ASSERT_EQ(0, vfio_read_stream(fd, &valid[i]));
+		close(fd);
+		ASSERT_EQ(0, vfio_dev_reset(&devs[i].d));
+		for (size_t off = 0; off + MVS_HDR <= valid[i].len &&
+		     valid_ncut[i] < 64;) {
+			off += MVS_HDR + le32_get(valid[i].p + off + 12);
+			valid_cut[i][valid_ncut[i]++] = off;
+		}
 	}
 	{
 		int pfd = open(FW_PARAM, O_RDONLY | O_CLOEXEC);
@@ -359,6 +400,11 @@ TEST_TIMEOUT(concurrent_ops, 100)
 		fw_param_saved[strcspn(fw_param_saved, "\n")] = '\0';
 		mt_defer(restore_fw_param, NULL);
 	}
+	/* one firmware slot and a load bandwidth to begin with */
+	ASSERT_EQ(0, write_str(FW_PARAM, "1"));
+	for (int i = 0; i < NDEVS; i++)
+		ASSERT_EQ(0, mockvf_attr_write(devs[i].uuid,
+					       "timing/load_bw_kbps", "100000"));
 
 	t0 = fuzz_now();
 	stop_at = t0 + RUN_S * fuzz_scale();
@@ -384,8 +430,9 @@ TEST_TIMEOUT(concurrent_ops, 100)
 	}
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
-	mt_log("%u calls by %d threads in %.1f s: %u state changes (%u data_fds), %u resets",
-	       n_calls, NTHREADS, fuzz_now() - t0, n_ok_state, n_fds, n_resets);
+	mt_log("%u calls by %d threads in %.1f s: %u state changes (%u data_fds), %u resets, %u valid-record writes",
+	       n_calls, NTHREADS, fuzz_now() - t0, n_ok_state, n_fds, n_resets,
+	       n_valid);
 	for (int i = 0; i < NTHREADS; i++)
 		if (slow_what[i][0])
 			mt_log("thread %d: %s", i, slow_what[i]);
@@ -426,6 +473,8 @@ TEST_TIMEOUT(concurrent_ops, 100)
 		ASSERT_EQ(dig, fuzz_digest(c->uuid));
 	}
 	mbuf_free(&b);
+	for (int i = 0; i < NDEVS; i++)
+		mbuf_free(&valid[i]);
 
 	for (int i = 0; i < NDEVS; i++)
 		put_dev(&devs[i]);

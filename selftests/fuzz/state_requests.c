@@ -12,7 +12,12 @@
  * guarded by an alarm), the state must follow the uAPI rules (a failed
  * request leaves the state as it was or in ERROR; ERROR is left only by a
  * reset), and after each episode VFIO_DEVICE_RESET must bring the device
- * back to RUNNING.  At the end each device still migrates cleanly
+ * back to RUNNING.  Every saving fd read to its end (EOF in STOP_COPY)
+ * whose stream no corrupt/truncate fault touched is loaded into a sink
+ * device of the same profile: the load must succeed with the digest its
+ * END record carries, which is the source's saved digest.  Besides the
+ * small profiles a cx7 device (8 MiB, ConnectX-7 latencies and
+ * bandwidths) takes part.  At the end each device still migrates cleanly
  * (save/load with an equal digest) and no reference is leaked.
  */
 #include "fuzz.h"
@@ -37,16 +42,97 @@ struct dev {
 struct dfd {
 	int fd;
 	int saving;	/* else resuming */
+	int tainted;	/* a corrupt/truncate fault was armed at its start */
+	struct mbuf got;	/* what reads returned, in order */
 };
 
 static struct dev devs[] = {
 	{ .profile = "tiny" }, { .profile = "nopre" }, { .profile = "nop2p" },
+	{ .profile = "cx7" },
 };
 #define NDEVS ((int)(sizeof(devs) / sizeof(devs[0])))
+/* the destinations of the streams read to their end */
+static struct dev sinks[NDEVS];
+static unsigned n_verified;
 
 /* coverage counters, logged at the end */
 static unsigned n_ok, n_fail, n_fd, n_err_state, n_fault, n_read, n_hang,
 		n_v2, n_reinit;
+
+static void mbuf_add(struct mbuf *b, const void *p, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		ASSERT_TRUE(b->p != NULL);
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+/* Whether a save stream armed now would be corrupted or truncated. */
+static int stream_fault_armed(struct dev *v)
+{
+	char f[512];
+
+	if (mockvf_attr_read(v->uuid, "fault", f, sizeof(f)))
+		return 1;
+	return strstr(f, "corrupt") || strstr(f, "truncate");
+}
+
+/*
+ * A stream read to its end: well formed up to an END record, it loads into
+ * the sink with the END digest, which is the source's saved digest.
+ */
+static void verify_stream(struct dev *v, struct dfd *f, unsigned ep)
+{
+	struct dev *s = &sinks[v - devs];
+	uint64_t end = 0, saved;
+	size_t off = 0;
+	char buf[64];
+	int fd = -1, have_end = 0, ret;
+
+	while (off + MVS_HDR <= f->got.len) {
+		const uint8_t *h = f->got.p + off;
+		uint32_t len = le32_get(h + 12);
+
+		if (off + MVS_HDR + len > f->got.len)
+			break;
+		if ((h[6] | h[7] << 8) == 3 && len >= 8) {
+			end = le64_get(h + MVS_HDR);
+			have_end = 1;
+		}
+		off += MVS_HDR + len;
+	}
+	if (off != f->got.len || !have_end) {
+		mt_fail_here(__FILE__, __LINE__,
+			     "episode %u: %s stream of %zu bytes read to EOF is not whole (%zu parsed, END %d)",
+			     ep, v->profile, f->got.len, off, have_end);
+		return;
+	}
+	ASSERT_EQ(0, mockvf_attr_read(v->uuid, "saved_digest", buf,
+				      sizeof(buf)));
+	saved = strtoull(buf, NULL, 16);
+	EXPECT_EQ(saved, end);
+	ASSERT_EQ(0, vfio_dev_set_state(&s->d, MT_RESUMING, &fd));
+	ASSERT_GE(fd, 0);
+	ret = vfio_write_all(fd, f->got.p, f->got.len, 1 << 20);
+	EXPECT_EQ(0, ret);
+	ret = vfio_dev_set_state(&s->d, MT_STOP, NULL);
+	close(fd);
+	if (ret)
+		mt_fail_here(__FILE__, __LINE__,
+			     "episode %u: a clean %s stream did not load: %s",
+			     ep, v->profile, strerror(-ret));
+	else
+		EXPECT_EQ(end, fuzz_digest(s->uuid));
+	ASSERT_EQ(0, vfio_dev_reset(&s->d));
+	n_verified++;
+}
 
 static const char *const st_names[] = {
 	"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P",
@@ -151,6 +237,7 @@ static void check_prompt(double t0, const char *what, struct dev *v)
 static void close_fd(struct dfd *f, int *n, int i)
 {
 	close(f[i].fd);
+	mbuf_free(&f[i].got);
 	f[i] = f[--*n];
 }
 
@@ -191,6 +278,7 @@ static unsigned episode(struct frng *g, struct dev *v, unsigned ep)
 		} else if (k < 50) {
 			uint32_t tgt = pick_target(g);
 			int before = cur_state(v), after, fd = -1, ret;
+			int tainted = stream_fault_armed(v);
 
 			ret = vfio_dev_set_state(&v->d, tgt, &fd);
 			check_prompt(t0, "set_state", v);
@@ -214,6 +302,8 @@ static unsigned episode(struct frng *g, struct dev *v, unsigned ep)
 							 frng_below(g, nfds));
 					fds[nfds].fd = fd;
 					fds[nfds].saving = tgt != MT_RESUMING;
+					fds[nfds].tainted = tainted;
+					fds[nfds].got = (struct mbuf){ 0 };
 					nfds++;
 				}
 			} else {
@@ -267,6 +357,12 @@ static unsigned episode(struct frng *g, struct dev *v, unsigned ep)
 			}
 			EXPECT_LE(n, (ssize_t)len);
 			check_prompt(t0, "read", v);
+			if (f->saving && n > 0)
+				mbuf_add(&f->got, buf, n);
+			if (f->saving && n == 0 && f->got.len && !f->tainted) {
+				verify_stream(v, f, ep);
+				f->tainted = 1;	/* once */
+			}
 		} else if (k < 72 && nfds) {
 			struct pollfd p = {
 				.fd = fds[frng_below(g, nfds)].fd,
@@ -427,6 +523,12 @@ TEST_TIMEOUT(state_requests, 110)
 		ASSERT_EQ(0, vfio_dev_open(v->uuid, &v->d));
 		v->opened = 1;
 		ASSERT_EQ(0, vfio_dev_mig_flags(&v->d, &v->flags));
+		sinks[i].profile = v->profile;
+		ASSERT_EQ(0, mockvf_create(v->profile, sinks[i].uuid));
+		sinks[i].created = 1;
+		mt_defer(dev_put, &sinks[i]);
+		ASSERT_EQ(0, vfio_dev_open(sinks[i].uuid, &sinks[i].d));
+		sinks[i].opened = 1;
 	}
 
 	fuzz_budget_init(&bud, EPISODES, CAP_S);
@@ -436,8 +538,9 @@ TEST_TIMEOUT(state_requests, 110)
 		calls += episode(&g, &devs[i], ep);
 		per[i]++;
 	}
-	mt_log("%u episodes (%u tiny, %u nopre, %u nop2p), %u calls in %.1f s",
-	       ep, per[0], per[1], per[2], calls, fuzz_now() - bud.t0);
+	mt_log("%u episodes (%u tiny, %u nopre, %u nop2p, %u cx7), %u calls in %.1f s; %u streams read to their end loaded back and verified",
+	       ep, per[0], per[1], per[2], per[3], calls,
+	       fuzz_now() - bud.t0, n_verified);
 	mt_log("requests: %u ok (%u data_fds), %u failed (%u into ERROR); %u faults armed, %u reads; %u opt-ins to PRECOPY_INFOv2, %u REINIT seen",
 	       n_ok, n_fd, n_fail, n_err_state, n_fault, n_read, n_v2,
 	       n_reinit);
@@ -446,8 +549,10 @@ TEST_TIMEOUT(state_requests, 110)
 
 	for (int i = 0; i < NDEVS; i++)
 		roundtrip(&devs[i]);
-	for (int i = 0; i < NDEVS; i++)
+	for (int i = 0; i < NDEVS; i++) {
 		dev_put(&devs[i]);
+		dev_put(&sinks[i]);
+	}
 	if (ref0 >= 0)
 		ASSERT_EQ(ref0, fuzz_wait_refcnt(ref0));
 }

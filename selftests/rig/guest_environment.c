@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * guest_environment - what the rig promises the tests inside the guest:
- * loopback networking, writable scratch directories, and the host's work
- * tree visible at the same path.
+ * loopback networking, writable scratch directories, the host's work
+ * tree visible at the same path, and a hung-task detector that reports
+ * within 30 s (ci/vmtest sets kernel.hung_task_timeout_secs).
  */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -69,6 +70,20 @@ TEST(work_tree_is_visible)
 {
 	ASSERT_EQ(0, access(VFIO_MIGTEST_TOP "/Makefile", R_OK));
 	ASSERT_EQ(0, access(VFIO_MIGTEST_TOP "/build/bin/vfio-modload", X_OK));
+}
+
+/* A hang fails fast: the task's stack is in the log after 30 s. */
+TEST(hung_task_timeout_is_short)
+{
+	FILE *f = fopen("/proc/sys/kernel/hung_task_timeout_secs", "r");
+	unsigned long secs = 0;
+
+	if (!f)
+		SKIP("no hung task detector in this kernel");
+	ASSERT_EQ(1, fscanf(f, "%lu", &secs));
+	fclose(f);
+	ASSERT_GT(secs, 0);
+	ASSERT_LE(secs, 30);
 }
 
 TEST_MAIN()
