@@ -117,7 +117,7 @@ TEST(kernel_log_clean)
 {
 	static const char *const bad[] = {
 		"WARNING:", "BUG:", "Oops", "general protection fault",
-		"UBSAN:", "KASAN:", "KFENCE:", "soft lockup", "hung_task",
+		"UBSAN:", "KASAN:", "KFENCE:", "soft lockup", "blocked for more than",
 		"INFO: task", "list_add corruption", "list_del corruption",
 		"refcount_t:", "Poison overwritten", "Redzone",
 	};

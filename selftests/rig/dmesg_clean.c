@@ -17,7 +17,7 @@
 
 static const char *const bad[] = {
 	"WARNING:", "BUG:", "Oops", "general protection fault",
-	"kernel BUG", "UBSAN:", "KASAN:", "soft lockup", "hung_task",
+	"kernel BUG", "UBSAN:", "KASAN:", "soft lockup", "blocked for more than",
 	"INFO: task", "list_add corruption", "list_del corruption",
 };
 
