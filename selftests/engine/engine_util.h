@@ -103,6 +103,12 @@ struct eu_prep {
 	void *arg;
 };
 
+/*
+ * The link of eu_local*(): in-memory channels, as 'vfio-migrate local'
+ * uses by default, unless a test sets this for socketpairs.
+ */
+static bool eu_socket_transport;
+
 static inline struct eu_result *eu_local_prep(char (*src)[MOCKVF_UUID_LEN],
 					      char (*dst)[MOCKVF_UUID_LEN], unsigned n,
 					      const struct vfiomig_opts *o,
@@ -130,7 +136,8 @@ static inline struct eu_result *eu_local_prep(char (*src)[MOCKVF_UUID_LEN],
 	}
 	if (prep && prep->fn)
 		prep->fn(sd, dd, n, prep->arg);
-	ASSERT_EQ(0, vfiomig_link_pair(&ls, &ld));
+	ASSERT_EQ(0, eu_socket_transport ? vfiomig_link_pair(&ls, &ld) :
+					   vfiomig_link_memory(&ls, &ld));
 	struct eu_dst_thread t = { .devs = dd, .n = n, .link = ld, .o = dopt };
 	ASSERT_EQ(0, pthread_create(&th, NULL, eu_dst_main, &t));
 	res->src_ret = vfiomig_migrate_source(sd, n, ls, o, &res->rep, res->err,

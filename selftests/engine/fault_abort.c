@@ -10,6 +10,10 @@
  * state it reached and the engine must walk it back).  The stream faults
  * rely on a strict destination (resume_strict=1: the truncation is caught
  * at RESUMING->STOP); with mlx5's resume see mlx5_stream.c.
+ *
+ * Every fault runs over in-memory channels (eu_local's default); the
+ * *_socket tests repeat a few over socketpairs, so both transports are
+ * shown to abort alike.
  */
 #include "engine_util.h"
 
@@ -66,6 +70,16 @@ TEST(src_stop_copy_seq) { fault(true, "fail STOP_COPY 1 5", VFIOMIG_TRANSITIONS_
 /* A corrupted or truncated device stream makes RESUMING->STOP fail on the destination. */
 TEST(src_stream_corrupt) { fault(true, "corrupt 100", VFIOMIG_TRANSITIONS_PARALLEL); }
 TEST(src_stream_truncated) { fault(true, "truncate 100", VFIOMIG_TRANSITIONS_PARALLEL); }
+
+static void fault_socket(bool on_source, const char *spec, int transitions)
+{
+	eu_socket_transport = true;
+	fault(on_source, spec, transitions);
+}
+
+TEST(src_stop_copy_socket) { fault_socket(true, "fail STOP_COPY 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
+TEST(src_stream_corrupt_socket) { fault_socket(true, "corrupt 100", VFIOMIG_TRANSITIONS_PARALLEL); }
+TEST(dst_running_socket) { fault_socket(false, "fail RUNNING 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }
 
 /* Destination arcs on the way in (RUNNING->RUNNING_P2P->STOP->RESUMING) and out (->RUNNING). */
 TEST(dst_running_p2p) { fault(false, "fail RUNNING_P2P 1 5", VFIOMIG_TRANSITIONS_PARALLEL); }

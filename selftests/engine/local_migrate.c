@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * local_migrate - migrate 1, 2, 4 and 8 mock devices in one process, with
- * sequential and parallel transitions; every destination digest must equal
- * its source's, every destination RUNNING, every source stopped.
+ * sequential and parallel transitions, over in-memory channels (the local
+ * mode's default) and over socketpairs; every destination digest must
+ * equal its source's, every destination RUNNING, every source stopped.
  */
 #include "engine_util.h"
 
@@ -54,6 +55,19 @@ TEST(four_parallel_two_channels) { migrate_ch("tiny", 4, VFIOMIG_TRANSITIONS_PAR
 
 /* nopre: no PRE_COPY, so no precopy and no switchover ack; still migrates. */
 TEST(nopre_parallel) { migrate("nopre", 2, VFIOMIG_TRANSITIONS_PARALLEL); }
+
+/* The same over socketpairs, the transport of send/receive. */
+TEST(four_parallel_two_channels_socket)
+{
+	eu_socket_transport = true;
+	migrate_ch("tiny", 4, VFIOMIG_TRANSITIONS_PARALLEL, 2);
+}
+
+TEST(nopre_sequential_socket)
+{
+	eu_socket_transport = true;
+	migrate("nopre", 2, VFIOMIG_TRANSITIONS_SEQUENTIAL);
+}
 TEST(nopre_sequential) { migrate("nopre", 2, VFIOMIG_TRANSITIONS_SEQUENTIAL); }
 
 /*

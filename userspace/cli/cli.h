@@ -26,6 +26,7 @@ struct cli_args {
 	const char *port_file;
 	const char *output;	/* plot: SVG path ("-" = stdout) */
 	bool quiet;
+	bool socket_transport;	/* local: socketpairs instead of memory */
 	char *lists[2];		/* strdup'd --src/--dst lists, freed by cli_args_free() */
 };
 

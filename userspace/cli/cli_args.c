@@ -15,7 +15,7 @@ static const struct {
 	const char *name, *usage, *what;
 } cmds[] = {
 	[CLI_LOCAL] = { "local", "local --src DEV[,DEV...] --dst DEV[,DEV...] [options]",
-			"migrate devices to other devices in this process (socketpairs)" },
+			"migrate devices to other devices in this process" },
 	[CLI_SEND] = { "send", "send --to HOST:PORT|unix:PATH [options] DEV...",
 		       "migrate devices to a 'receive' endpoint" },
 	[CLI_RECEIVE] = { "receive", "receive --listen HOST:PORT|unix:PATH [--port-file F] [options] DEV...",
@@ -93,7 +93,7 @@ static int split_list(char *list, const char **out, unsigned *n)
 enum {
 	O_TRANS = 256, O_CHANNELS, O_MAXQ, O_ROUNDS, O_THRESH, O_ACK, O_NOREINIT,
 	O_FINAL, O_TIMEOUT, O_CHUNK, O_JSON, O_QUIET, O_INJECT, O_SRC, O_DST,
-	O_TO, O_LISTEN, O_PORTFILE, O_MINPRE, O_NORESET,
+	O_TO, O_LISTEN, O_PORTFILE, O_MINPRE, O_NORESET, O_TRANSPORT,
 };
 
 #define FOR(c) (1u << (c))
@@ -114,6 +114,8 @@ static const struct cli_opt {
 } opts[] = {
 	{ "src", "DEV[,DEV...]", O_SRC, FOR(CLI_LOCAL), "source devices" },
 	{ "dst", "DEV[,DEV...]", O_DST, FOR(CLI_LOCAL), "destination devices, in the same order" },
+	{ "transport", "memory|socket", O_TRANSPORT, FOR(CLI_LOCAL),
+	  "records handed over in memory (default) or through socketpairs" },
 	{ "to", "HOST:PORT|unix:PATH", O_TO, FOR(CLI_SEND), "the receiving endpoint" },
 	{ "listen", "HOST:PORT|unix:PATH", O_LISTEN, FOR(CLI_RECEIVE), "where to accept the source" },
 	{ "port-file", "FILE", O_PORTFILE, FOR(CLI_RECEIVE), "write the bound port here once listening" },
@@ -250,6 +252,14 @@ int cli_parse(int argc, char **argv, struct cli_args *a, char *err,
 				a->o.transitions = VFIOMIG_TRANSITIONS_SEQUENTIAL;
 			else
 				BAD("--transitions: '%s' is not sequential or parallel", arg);
+			break;
+		case O_TRANSPORT:
+			if (!strcmp(arg, "memory"))
+				a->socket_transport = false;
+			else if (!strcmp(arg, "socket"))
+				a->socket_transport = true;
+			else
+				BAD("--transport: '%s' is not memory or socket", arg);
 			break;
 		case O_CHANNELS:
 			if (parse_uint(arg, VFIOMIG_WIRE_MAX_CHANNELS, &u) || !u)

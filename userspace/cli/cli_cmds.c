@@ -98,7 +98,9 @@ static int cmd_local(struct cli_args *a)
 		close_all(&op);
 		return CLI_EXIT_FAILED;
 	}
-	if ((ret = vfiomig_link_pair(&ls, &ld))) {
+	ret = a->socket_transport ? vfiomig_link_pair(&ls, &ld) :
+				    vfiomig_link_memory(&ls, &ld);
+	if (ret) {
 		close_all(&op);
 		return CLI_EXIT_FAILED;
 	}

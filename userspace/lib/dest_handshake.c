@@ -39,12 +39,13 @@ int dst_check_hello(struct dst *s, struct vfiomig_link *link)
 	struct vfiomig_wire_hdr h;
 	uint8_t buf[VFIOMIG_WIRE_MAX_CTRL];
 	char f1[64], f2[64];
-	int fd, ret;
+	struct vm_conn conn;
+	int ret;
 
-	ret = vm_link_channel(link, 0, s->o.io_timeout_ms, &fd);
+	ret = vm_link_channel(link, 0, s->o.io_timeout_ms, &conn);
 	if (ret)
 		return vm_fail(&s->ss, ret, "waiting for the source: %s", strerror(-ret));
-	vm_chan_init(&s->ch[0], fd, 0, &s->ss.abort, s->o.io_timeout_ms);
+	vm_chan_init(&s->ch[0], &conn, 0, &s->ss.abort, s->o.io_timeout_ms);
 	s->nch_init = 1;
 	ret = vm_chan_recv_hdr(&s->ch[0], &h);
 	if (!ret && h.type != VFIOMIG_REC_HELLO && h.type != VFIOMIG_REC_ERROR)
@@ -116,7 +117,8 @@ int dst_send_welcome(struct dst *s, struct vfiomig_link *link)
 	struct vfiomig_wire_hello welcome;
 	struct vfiomig_wire_hdr h;
 	uint8_t buf[VFIOMIG_WIRE_MAX_CTRL];
-	int fd, ret;
+	struct vm_conn conn;
+	int ret;
 
 	memset(&welcome, 0, sizeof(welcome));
 	welcome.ver_min = welcome.ver_max = VFIOMIG_WIRE_VERSION_MIN;
@@ -143,10 +145,10 @@ int dst_send_welcome(struct dst *s, struct vfiomig_link *link)
 		struct vm_chan tmp;
 		uint8_t p[10];
 
-		ret = vm_link_channel(link, k, s->o.io_timeout_ms, &fd);
+		ret = vm_link_channel(link, k, s->o.io_timeout_ms, &conn);
 		if (ret)
 			return vm_fail(&s->ss, ret, "accepting channel %u: %s", k, strerror(-ret));
-		vm_chan_init(&tmp, fd, k, &s->ss.abort, s->o.io_timeout_ms);
+		vm_chan_init(&tmp, &conn, k, &s->ss.abort, s->o.io_timeout_ms);
 		ret = vm_chan_recv_hdr(&tmp, &h);
 		if (!ret && h.type != VFIOMIG_REC_CHAN_HELLO)
 			ret = -EPROTO;
@@ -159,9 +161,9 @@ int dst_send_welcome(struct dst *s, struct vfiomig_link *link)
 			return vm_fail(&s->ss, ret, "channel %u hello: %s", k, vfiomig_wire_strerror(ret));
 		unsigned idx = vfiomig_get_be16(p + 8);
 		if (vfiomig_get_be64(p) != s->token || idx == 0 || idx >= s->nchan ||
-		    s->ch[idx].fd >= 0)
+		    vm_chan_open(&s->ch[idx]))
 			return vm_fail(&s->ss, -EPROTO, "channel %u hello: wrong session or index", k);
-		vm_chan_init(&s->ch[idx], fd, idx, &s->ss.abort, s->o.io_timeout_ms);
+		vm_chan_init(&s->ch[idx], &conn, idx, &s->ss.abort, s->o.io_timeout_ms);
 		s->ch[idx].rx_seq = 1;	/* CHAN_HELLO was record 0 */
 	}
 	s->nch_init = s->nchan;

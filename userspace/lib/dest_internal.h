@@ -20,7 +20,9 @@ struct item {
 	uint32_t len;		/* DATA: payload bytes; INIT_SENT: request id */
 	uint64_t total;		/* END: stop-copy bytes the source sent */
 	size_t charge;		/* bytes counted against max_queued */
-	uint8_t data[];
+	uint8_t *data;		/* DATA: inline[], or the payload of @msg */
+	struct vm_msg *msg;	/* in-memory channel: the record's own buffer */
+	uint8_t inline_data[];
 };
 
 struct dst_dev {
@@ -68,6 +70,13 @@ struct dst {
  * At most SPARE_MAX spare buffers are kept, outside --max-queued.
  */
 #define FULL_ITEM (sizeof(struct item) + VFIOMIG_WIRE_MAX_DATA)
+/*
+ * On an in-memory channel a data item keeps the record's buffer instead
+ * of a copy; it is charged the same (FULL_ITEM or header + payload), so
+ * --max-queued bounds both transports alike.
+ */
+struct item *dst_item_adopt(struct dst *s, size_t charge, uint8_t *data,
+			    struct vm_msg *msg);
 #define SPARE_MAX 4
 
 /* ---- dest_queue.c: item buffers and the queue bounded by --max-queued */

@@ -27,11 +27,36 @@ struct item *dst_item_alloc(struct dst *s, size_t charge)
 		}
 		pthread_mutex_unlock(&s->ss.lock);
 	}
-	return it ? it : malloc(charge);
+	if (!it)
+		it = malloc(charge);
+	if (it) {
+		it->data = it->inline_data;
+		it->msg = NULL;
+	}
+	return it;
+}
+
+struct item *dst_item_adopt(struct dst *s, size_t charge, uint8_t *data,
+			    struct vm_msg *msg)
+{
+	struct item *it = calloc(1, sizeof(*it));
+
+	(void)s;
+	if (!it)
+		return NULL;
+	it->data = data;
+	it->msg = msg;
+	it->charge = charge;
+	return it;
 }
 
 void dst_item_free(struct dst *s, struct item *it)
 {
+	if (it->msg) {
+		vm_msg_free(it->msg);
+		free(it);
+		return;
+	}
 	if (it->kind == ITEM_DATA && it->charge == FULL_ITEM) {
 		pthread_mutex_lock(&s->ss.lock);
 		if (s->nspare < SPARE_MAX) {

@@ -56,6 +56,33 @@ bool dst_channel_finished(struct dst *s, unsigned c)
 	return fin;
 }
 
+/* The record's buffer becomes the item (charged as a copy would be). */
+static int recv_data_in_memory(struct dst *s, unsigned c,
+			       const struct vfiomig_wire_hdr *h, bool stopcopy,
+			       size_t charge)
+{
+	struct vm_msg *msg;
+	struct item *it;
+	uint8_t *data;
+	int ret = vm_chan_take_payload(&s->ch[c], h, &data, &msg);
+
+	if (ret) {
+		dst_release(s, charge);
+		return dst_wire_fail(s, c, ret);
+	}
+	it = dst_item_adopt(s, charge, data, msg);
+	if (!it) {
+		vm_msg_free(msg);
+		dst_release(s, charge);
+		return vm_fail(&s->ss, -ENOMEM, "out of memory");
+	}
+	it->kind = ITEM_DATA;
+	it->stopcopy = stopcopy;
+	it->len = h->len;
+	dst_enqueue(s, h->dev, it);
+	return 0;
+}
+
 static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h,
 		     bool stopcopy)
 {
@@ -75,6 +102,8 @@ static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h
 	ret = dst_reserve(s, charge);
 	if (ret)
 		return ret;
+	if (s->ch[c].mem)
+		return recv_data_in_memory(s, c, h, stopcopy, charge);
 	it = dst_item_alloc(s, charge);
 	if (!it) {
 		dst_release(s, charge);

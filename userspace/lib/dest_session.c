@@ -193,7 +193,7 @@ out_noerr:
 		struct item *it = s->d[i].head;
 		while (it) {
 			struct item *nx = it->next;
-			free(it);
+			dst_item_free(s, it);
 			it = nx;
 		}
 		vfiomig_device_set_observer(devs[i], NULL, NULL);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * link.c - where a session's channels come from: TCP or unix-socket
- * connect/listen, or in-process socketpairs for the local mode.
+ * connect/listen, or for the local mode (both endpoints in one process)
+ * socketpairs or in-memory channels (mem_chan.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,15 +21,17 @@
 
 #include "session_internal.h"
 
-enum { LINK_CONNECT, LINK_LISTEN, LINK_PAIR };
+enum { LINK_CONNECT, LINK_LISTEN, LINK_PAIR, LINK_MEMORY };
 
 /* The first channel is connected before any session options exist. */
 #define CONNECT_TIMEOUT_MS 30000
 #define CONNECT_RETRY_MS 10
 
+/* What both ends of an in-process link share: sockets or memory channels. */
 struct vm_pairs {
 	pthread_mutex_t lock;
 	int fd[VFIOMIG_WIRE_MAX_CHANNELS][2];	/* -2 once handed out */
+	struct vm_mem_end *mem[VFIOMIG_WIRE_MAX_CHANNELS][2];	/* not handed out */
 	bool created[VFIOMIG_WIRE_MAX_CHANNELS];
 	unsigned refs;
 };
@@ -42,6 +45,7 @@ struct vfiomig_link {
 	struct vm_pairs *pairs;
 	int side;
 	int fds[VFIOMIG_WIRE_MAX_CHANNELS];
+	struct vm_mem_end *mem[VFIOMIG_WIRE_MAX_CHANNELS];
 };
 
 static struct vfiomig_link *link_alloc(int kind)
@@ -241,10 +245,11 @@ int vfiomig_link_port(const struct vfiomig_link *link)
 	return link->port;
 }
 
-int vfiomig_link_pair(struct vfiomig_link **src, struct vfiomig_link **dst)
+static int pair_alloc(int kind, struct vfiomig_link **src,
+		      struct vfiomig_link **dst)
 {
 	struct vm_pairs *p = calloc(1, sizeof(*p));
-	struct vfiomig_link *a = link_alloc(LINK_PAIR), *b = link_alloc(LINK_PAIR);
+	struct vfiomig_link *a = link_alloc(kind), *b = link_alloc(kind);
 
 	if (!p || !a || !b) {
 		free(p);
@@ -262,6 +267,16 @@ int vfiomig_link_pair(struct vfiomig_link **src, struct vfiomig_link **dst)
 	*src = a;
 	*dst = b;
 	return 0;
+}
+
+int vfiomig_link_pair(struct vfiomig_link **src, struct vfiomig_link **dst)
+{
+	return pair_alloc(LINK_PAIR, src, dst);
+}
+
+int vfiomig_link_memory(struct vfiomig_link **src, struct vfiomig_link **dst)
+{
+	return pair_alloc(LINK_MEMORY, src, dst);
 }
 
 static int accept_one(struct vfiomig_link *l, unsigned timeout_ms, int *out)
@@ -283,44 +298,58 @@ static int accept_one(struct vfiomig_link *l, unsigned timeout_ms, int *out)
 	return 0;
 }
 
+/* Whichever end asks first creates the pair; the other end finds it. */
+static int pair_channel(struct vfiomig_link *l, unsigned idx)
+{
+	struct vm_pairs *p = l->pairs;
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->created[idx]) {
+		if (l->kind == LINK_MEMORY)
+			ret = vm_mem_chan_new(p->mem[idx]);
+		else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    p->fd[idx]))
+			ret = -errno;
+		if (!ret)
+			p->created[idx] = true;
+	}
+	if (!ret && l->kind == LINK_MEMORY) {
+		l->mem[idx] = p->mem[idx][l->side];
+		p->mem[idx][l->side] = NULL;
+	} else if (!ret) {
+		l->fds[idx] = p->fd[idx][l->side];
+		p->fd[idx][l->side] = -2;	/* handed out */
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
 int vm_link_channel(struct vfiomig_link *l, unsigned idx, unsigned timeout_ms,
-		    int *fd)
+		    struct vm_conn *conn)
 {
 	int ret = 0;
 
 	if (idx >= VFIOMIG_WIRE_MAX_CHANNELS)
 		return -EINVAL;
-	if (l->fds[idx] >= 0) {
-		*fd = l->fds[idx];
-		return 0;
-	}
-	switch (l->kind) {
-	case LINK_CONNECT:
-		ret = do_connect(l, timeout_ms ? timeout_ms : CONNECT_TIMEOUT_MS,
-				 &l->fds[idx]);
-		break;
-	case LINK_LISTEN:
-		ret = accept_one(l, timeout_ms ? timeout_ms : 30000, &l->fds[idx]);
-		break;
-	case LINK_PAIR:
-		pthread_mutex_lock(&l->pairs->lock);
-		/* Whichever end asks first creates the pair; the other end finds it. */
-		if (!l->pairs->created[idx]) {
-			if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-				       l->pairs->fd[idx]))
-				ret = -errno;
-			else
-				l->pairs->created[idx] = true;
+	if (l->fds[idx] < 0 && !l->mem[idx]) {
+		switch (l->kind) {
+		case LINK_CONNECT:
+			ret = do_connect(l, timeout_ms ? timeout_ms :
+						 CONNECT_TIMEOUT_MS,
+					 &l->fds[idx]);
+			break;
+		case LINK_LISTEN:
+			ret = accept_one(l, timeout_ms ? timeout_ms : 30000,
+					 &l->fds[idx]);
+			break;
+		default:
+			ret = pair_channel(l, idx);
+			break;
 		}
-		if (!ret) {
-			l->fds[idx] = l->pairs->fd[idx][l->side];
-			l->pairs->fd[idx][l->side] = -2;	/* handed out */
-		}
-		pthread_mutex_unlock(&l->pairs->lock);
-		break;
 	}
 	if (!ret)
-		*fd = l->fds[idx];
+		*conn = (struct vm_conn){ .fd = l->fds[idx], .mem = l->mem[idx] };
 	return ret;
 }
 
@@ -328,9 +357,11 @@ void vfiomig_link_free(struct vfiomig_link *l)
 {
 	if (!l)
 		return;
-	for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++)
+	for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++) {
 		if (l->fds[i] >= 0)
 			close(l->fds[i]);
+		vm_mem_end_close(l->mem[i]);
+	}
 	if (l->lfd >= 0) {
 		close(l->lfd);
 		if (l->addr.ss_family == AF_UNIX)
@@ -340,11 +371,14 @@ void vfiomig_link_free(struct vfiomig_link *l)
 		struct vm_pairs *p = l->pairs;
 		pthread_mutex_lock(&p->lock);
 		/* Close the other end's fds it never picked up. */
-		for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++)
+		for (int i = 0; i < VFIOMIG_WIRE_MAX_CHANNELS; i++) {
 			if (p->fd[i][l->side] >= 0) {
 				close(p->fd[i][l->side]);
 				p->fd[i][l->side] = -2;
 			}
+			vm_mem_end_close(p->mem[i][l->side]);
+			p->mem[i][l->side] = NULL;
+		}
 		unsigned refs = --p->refs;
 		pthread_mutex_unlock(&p->lock);
 		if (!refs) {

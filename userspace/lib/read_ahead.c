@@ -10,6 +10,9 @@
  * a STOP_COPY read returns once the device produced the data.  A device
  * that expects no more than a chunk (an idle, pre-copied one) is read
  * inline: starting and waking a thread would only add to its downtime.
+ * A sink may keep the buffer it was given (an in-memory channel queues
+ * it as the record itself); the reader then gets a fresh one from the
+ * buffer provider, so the chunk is never copied again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +34,7 @@ struct slot {
 struct read_ahead {
 	struct vfiomig_device *dev;
 	size_t chunk;
+	const struct vm_buf_ops *bufs;
 	struct slot s[NBUF];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -70,42 +74,76 @@ static void *reader(void *arg)
 	}
 }
 
-/* A stream of about one chunk: a helper thread would only add latency. */
-static int read_inline(struct vfiomig_device *dev, void *buf, size_t chunk,
-		       vm_sink_fn sink, void *arg, uint64_t *read_ns,
-		       uint64_t *total)
+/*
+ * A stream of about one chunk: a helper thread would only add latency.
+ * Without a provider the caller's @buf is reused; with one, each chunk
+ * is read into the provider's buffer so that the sink may keep it.
+ */
+static int read_inline(struct vfiomig_device *dev, uint8_t *buf, size_t chunk,
+		       const struct vm_buf_ops *bufs, vm_sink_fn sink,
+		       void *arg, uint64_t *read_ns, uint64_t *total)
 {
-	for (;;) {
-		uint64_t t0 = vfiomig_now_ns();
-		size_t got = 0;
-		int ret = vfiomig_device_read(dev, buf, chunk, &got);
+	uint8_t *b = bufs ? NULL : buf;
+	int ret;
 
+	for (;;) {
+		uint64_t t0;
+		size_t got = 0;
+
+		if (!b && (ret = bufs->get(bufs->arg, &b)))
+			return ret;
+		t0 = vfiomig_now_ns();
+		ret = vfiomig_device_read(dev, b, chunk, &got);
 		*read_ns += vfiomig_now_ns() - t0;
 		if (ret || !got)
-			return ret;
-		ret = sink(arg, buf, got);
-		if (ret)
-			return ret;
+			break;
+		ret = sink(arg, b, got);
+		if (ret < 0)
+			break;
 		*total += got;
+		if (ret == VM_SINK_TOOK) {
+			if (!bufs) {
+				ret = -EINVAL;	/* not the sink's to keep */
+				break;
+			}
+			b = NULL;
+		}
+		ret = 0;
 	}
+	if (bufs && b)
+		bufs->put(bufs->arg, b);
+	return ret;
+}
+
+static int malloc_get(void *arg, uint8_t **buf)
+{
+	*buf = malloc(*(size_t *)arg);
+	return *buf ? 0 : -ENOMEM;
+}
+
+static void malloc_put(void *arg, uint8_t *buf)
+{
+	(void)arg;
+	free(buf);
 }
 
 int vm_read_ahead(struct vfiomig_device *dev, void *buf, size_t chunk,
-		  uint64_t expect, vm_sink_fn sink, void *arg,
-		  uint64_t *read_ns, uint64_t *total)
+		  uint64_t expect, const struct vm_buf_ops *bufs,
+		  vm_sink_fn sink, void *arg, uint64_t *read_ns,
+		  uint64_t *total)
 {
-	struct read_ahead ra = { .dev = dev, .chunk = chunk };
+	const struct vm_buf_ops heap = { malloc_get, malloc_put, &chunk };
+	struct read_ahead ra = { .dev = dev, .chunk = chunk,
+				 .bufs = bufs ? bufs : &heap };
 	pthread_t th;
 	int ret = 0;
 
 	*total = 0;
 	if (expect <= chunk)
-		return read_inline(dev, buf, chunk, sink, arg, read_ns, total);
-	for (unsigned k = 0; k < NBUF; k++) {
-		ra.s[k].buf = malloc(chunk);
-		if (!ra.s[k].buf)
-			ret = -ENOMEM;
-	}
+		return read_inline(dev, buf, chunk, bufs, sink, arg, read_ns,
+				   total);
+	for (unsigned k = 0; k < NBUF && !ret; k++)
+		ret = ra.bufs->get(ra.bufs->arg, &ra.s[k].buf);
 	pthread_mutex_init(&ra.lock, NULL);
 	pthread_cond_init(&ra.cond, NULL);
 	if (!ret)
@@ -115,6 +153,7 @@ int vm_read_ahead(struct vfiomig_device *dev, void *buf, size_t chunk,
 
 	for (unsigned k = 0;; k = (k + 1) % NBUF) {
 		struct slot *sl = &ra.s[k];
+		uint8_t *fresh = NULL;
 
 		pthread_mutex_lock(&ra.lock);
 		while (!sl->full)
@@ -124,9 +163,17 @@ int vm_read_ahead(struct vfiomig_device *dev, void *buf, size_t chunk,
 		if (ret || !sl->len)
 			break;
 		ret = sink(arg, sl->buf, sl->len);
-		if (ret)
+		if (ret >= 0)
+			*total += sl->len;
+		if (ret == VM_SINK_TOOK) {
+			/* The sink's now, whatever happens next. */
+			ret = ra.bufs->get(ra.bufs->arg, &fresh);
+			pthread_mutex_lock(&ra.lock);
+			sl->buf = ret ? NULL : fresh;
+			pthread_mutex_unlock(&ra.lock);
+		}
+		if (ret < 0)
 			break;
-		*total += sl->len;
 		pthread_mutex_lock(&ra.lock);
 		sl->full = false;
 		pthread_cond_broadcast(&ra.cond);
@@ -142,6 +189,7 @@ out:
 	pthread_cond_destroy(&ra.cond);
 	pthread_mutex_destroy(&ra.lock);
 	for (unsigned k = 0; k < NBUF; k++)
-		free(ra.s[k].buf);
+		if (ra.s[k].buf)
+			ra.bufs->put(ra.bufs->arg, ra.s[k].buf);
 	return ret;
 }

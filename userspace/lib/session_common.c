@@ -233,28 +233,34 @@ int vm_devices_ready(struct vfiomig_device **devs, unsigned n,
 void vm_refuse_peer(struct vfiomig_link *link, unsigned timeout_ms, int err,
 		    const char *msg)
 {
+	struct vm_conn conn;
 	struct vm_chan c;
 	atomic_bool never = false;
-	int fd;
 
-	if (vm_link_channel(link, 0, timeout_ms, &fd))
+	if (vm_link_channel(link, 0, timeout_ms, &conn))
 		return;
-	vm_chan_init(&c, fd, 0, &never, timeout_ms);
+	vm_chan_init(&c, &conn, 0, &never, timeout_ms);
 	vm_chan_send_error(&c, err, msg);
+	if (conn.mem) {
+		/* The peer reads the ERROR, then the end of the channel. */
+		vm_chan_shutdown(&c);
+		vm_chan_destroy(&c);
+		return;
+	}
 	vm_chan_destroy(&c);
 	/*
 	 * Closing a TCP socket with unread input (the peer's HELLO) sends a
 	 * reset, which can destroy the ERROR before the peer reads it: half
 	 * close, then read until the peer closes, for a short while.
 	 */
-	shutdown(fd, SHUT_WR);
+	shutdown(conn.fd, SHUT_WR);
 	uint64_t end = vfiomig_now_ns() + REFUSE_LINGER_MS * 1000000ULL;
 	for (uint64_t now; (now = vfiomig_now_ns()) < end;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = conn.fd, .events = POLLIN };
 		char sink[4096];
 
 		if (poll(&pfd, 1, (int)((end - now) / 1000000ULL) + 1) <= 0 ||
-		    recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+		    recv(conn.fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
 			break;
 	}
 }

@@ -15,11 +15,66 @@
 #include "vfiomig_session.h"
 #include "vfiomig_wire.h"
 
+/* ---- in-memory channels (mem_chan.c) --------------------------------- */
+
+struct vm_mem_end;	/* one end of an in-process channel */
+struct vm_msg;		/* one record in it: header, then payload */
+
+/* A connected pair of ends; each is freed by vm_mem_end_close(). */
+int vm_mem_chan_new(struct vm_mem_end *ends[2]);
+void vm_mem_end_shutdown(struct vm_mem_end *e);
+void vm_mem_end_close(struct vm_mem_end *e);
+/*
+ * vm_mem_send() - queue a record (@hdr, then @len bytes of @payload,
+ * copied), waiting at most @slice_ms for room: 0, -EAGAIN when the slice
+ * passed, -ECONNRESET once either end shut down.
+ */
+int vm_mem_send(struct vm_mem_end *e, const uint8_t *hdr, const void *payload,
+		uint32_t len, unsigned slice_ms);
+/*
+ * vm_mem_recv() - the next record, waiting at most @slice_ms: 0 with
+ * *@msg (the caller frees it), -EAGAIN when the slice passed, -ECONNRESET
+ * at the end (the peer shut down and everything was read, or this end
+ * shut down).
+ */
+int vm_mem_recv(struct vm_mem_end *e, struct vm_msg **msg, unsigned slice_ms);
+/*
+ * vm_mem_msg_new() - a full-size message for the sender to fill in place
+ * (vm_msg_payload(), up to VFIOMIG_WIRE_MAX_DATA bytes) and queue with
+ * vm_mem_send_msg(), waiting at most @slice_ms while the direction has
+ * all the full-size buffers it may: 0, -EAGAIN, -ECONNRESET, -ENOMEM.
+ */
+int vm_mem_msg_new(struct vm_mem_end *e, struct vm_msg **msg,
+		   unsigned slice_ms);
+/*
+ * vm_mem_send_msg() - queue @m with header @hdr and @len payload bytes,
+ * as vm_mem_send() without the copy.  On 0 the channel owns @m; on any
+ * error the caller still does.
+ */
+int vm_mem_send_msg(struct vm_mem_end *e, const uint8_t *hdr,
+		    struct vm_msg *m, uint32_t len, unsigned slice_ms);
+struct vm_msg *vm_msg_of_payload(uint8_t *payload);
+const uint8_t *vm_msg_bytes(const struct vm_msg *m);
+uint8_t *vm_msg_payload(struct vm_msg *m);
+/* Free (or recycle) a message; valid after both ends were closed. */
+void vm_msg_free(struct vm_msg *m);
+
 /* ---- channels (channel.c) ------------------------------------------- */
 
-/* One byte stream of a session; sends are serialised by tx_lock. */
+/* What a link hands out for one channel: a socket or an in-memory end. */
+struct vm_conn {
+	int fd;			/* -1 for an in-memory channel */
+	struct vm_mem_end *mem;
+};
+
+/*
+ * One byte stream of a session, over a socket or in memory; sends are
+ * serialised by tx_lock.
+ */
 struct vm_chan {
 	int fd;
+	struct vm_mem_end *mem;
+	struct vm_msg *rx_msg;	/* in memory: the record whose header was read */
 	unsigned idx;
 	uint32_t tx_seq, rx_seq;
 	pthread_mutex_t tx_lock;
@@ -30,8 +85,10 @@ struct vm_chan {
 	_Atomic uint64_t last_tx_ns;	/* when the last record went out */
 };
 
-void vm_chan_init(struct vm_chan *c, int fd, unsigned idx,
+void vm_chan_init(struct vm_chan *c, const struct vm_conn *conn, unsigned idx,
 		  const atomic_bool *abort, unsigned timeout_ms);
+/* The channel has a transport (it was initialised from a link). */
+bool vm_chan_open(const struct vm_chan *c);
 void vm_chan_destroy(struct vm_chan *c);
 int vm_chan_send(struct vm_chan *c, unsigned type, unsigned dev,
 		 const void *payload, uint32_t len);
@@ -40,6 +97,26 @@ int vm_chan_recv_hdr(struct vm_chan *c, struct vfiomig_wire_hdr *h);
 /* Receive h->len payload bytes into @buf and check their CRC. */
 int vm_chan_recv_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
 			 void *buf);
+/*
+ * vm_chan_take_payload() - in memory only: check the payload of the
+ * record whose header was just received and hand over its buffer instead
+ * of copying it: *@data (h->len bytes) stays valid until vm_msg_free(*@msg).
+ * -EOPNOTSUPP on a socket (use vm_chan_recv_payload()).
+ */
+int vm_chan_take_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
+			 uint8_t **data, struct vm_msg **msg);
+/*
+ * vm_chan_tx_buffer() - in memory only: a payload buffer of
+ * VFIOMIG_WIRE_MAX_DATA bytes to fill and send with vm_chan_send_buffer(),
+ * so the bytes are not copied again.  Waits like a send (timeout, abort)
+ * while the channel has no buffer to spare.  -EOPNOTSUPP on a socket.
+ */
+int vm_chan_tx_buffer(struct vm_chan *c, uint8_t **buf);
+/* Send a record whose payload is @buf (from vm_chan_tx_buffer()); @buf is consumed either way. */
+int vm_chan_send_buffer(struct vm_chan *c, unsigned type, unsigned dev,
+			uint8_t *buf, uint32_t len);
+/* A vm_chan_tx_buffer() buffer that is not sent after all. */
+void vm_chan_buffer_free(uint8_t *buf);
 /* Send an ERROR record (best effort, short timeout). */
 void vm_chan_send_error(struct vm_chan *c, int err, const char *msg);
 void vm_chan_shutdown(struct vm_chan *c);
@@ -48,7 +125,7 @@ void vm_chan_shutdown(struct vm_chan *c);
 
 /* Channel @idx of the link (connect/accept/socketpair as the kind says). */
 int vm_link_channel(struct vfiomig_link *l, unsigned idx, unsigned timeout_ms,
-		    int *fd);
+		    struct vm_conn *conn);
 
 /* ---- workers (worker.c) --------------------------------------------- */
 
@@ -88,20 +165,38 @@ int vm_pool_run(struct vm_pool *p, vm_job_fn fn, void *arg, bool parallel);
  * arrivals sets the event, everybody waits for it.  Breakable so that a
  * failing device releases the others instead of deadlocking them.
  */
-/* read_ahead.c: a consumer of device data chunks; 0 or -errno. */
-typedef int (*vm_sink_fn)(void *arg, const void *buf, size_t len);
+/*
+ * read_ahead.c: a consumer of device data chunks: 0 (done with @buf),
+ * VM_SINK_TOOK (it keeps @buf: the reader needs a new one) or -errno.
+ */
+#define VM_SINK_TOOK 1
+typedef int (*vm_sink_fn)(void *arg, uint8_t *buf, size_t len);
+
+/*
+ * Where the reader's chunk buffers come from, so a sink can pass them on
+ * instead of copying them (an in-memory channel's message buffers).
+ * @get gives a buffer of at least the chunk size (0 or -errno); @put
+ * takes back one that no sink took.
+ */
+struct vm_buf_ops {
+	int (*get)(void *arg, uint8_t **buf);
+	void (*put)(void *arg, uint8_t *buf);
+	void *arg;
+};
 
 /*
  * vm_read_ahead() - read @dev's data fd to its end in @chunk-sized reads on
  * a helper thread, passing each chunk to @sink while the next one is read;
  * when @expect (the device's own estimate) is at most one chunk, read
- * inline into @buf instead.  Adds the time spent in read() to *@read_ns
- * and sets *@total to the bytes sunk.  Returns 0 at the end of the
- * stream, the read's error (-ENOMSG included) or the sink's.
+ * inline into @buf instead.  Chunk buffers come from @bufs (NULL: malloc).
+ * Adds the time spent in read() to *@read_ns and sets *@total to the bytes
+ * sunk.  Returns 0 at the end of the stream, the read's error (-ENOMSG
+ * included) or the sink's.
  */
 int vm_read_ahead(struct vfiomig_device *dev, void *buf, size_t chunk,
-		  uint64_t expect, vm_sink_fn sink, void *arg,
-		  uint64_t *read_ns, uint64_t *total);
+		  uint64_t expect, const struct vm_buf_ops *bufs,
+		  vm_sink_fn sink, void *arg, uint64_t *read_ns,
+		  uint64_t *total);
 
 struct vm_barrier {
 	atomic_uint arrived;

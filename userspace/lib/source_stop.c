@@ -33,21 +33,39 @@ static int p2p_step(struct src *s, unsigned i)
 struct stopcopy_sink {
 	struct src *s;
 	unsigned i;
+	bool zero_copy;		/* buffers are the channel's own messages */
 	int chan_err;		/* the channel failed, not the device */
 };
 
-static int send_stopcopy_chunk(void *arg, const void *buf, size_t len)
+static int send_stopcopy_chunk(void *arg, uint8_t *buf, size_t len)
 {
 	struct stopcopy_sink *k = arg;
 	struct src *s = k->s;
+	struct vm_chan *c = &s->ch[s->d[k->i].chan];
 	uint64_t t0 = vfiomig_now_ns();
-	int ret = vm_chan_send(&s->ch[s->d[k->i].chan],
-			       VFIOMIG_REC_STOPCOPY_DATA, k->i, buf,
-			       (uint32_t)len);
+	int ret = k->zero_copy ?
+		vm_chan_send_buffer(c, VFIOMIG_REC_STOPCOPY_DATA, k->i, buf,
+				    (uint32_t)len) :
+		vm_chan_send(c, VFIOMIG_REC_STOPCOPY_DATA, k->i, buf,
+			     (uint32_t)len);
 
 	s->r->dev[k->i].send_ns += vfiomig_now_ns() - t0;
 	k->chan_err = ret;
-	return ret;
+	if (ret)
+		return ret;
+	return k->zero_copy ? VM_SINK_TOOK : 0;
+}
+
+/* An in-memory channel lends its message buffers to the reader. */
+static int chan_buf_get(void *arg, uint8_t **buf)
+{
+	return vm_chan_tx_buffer(arg, buf);
+}
+
+static void chan_buf_put(void *arg, uint8_t *buf)
+{
+	(void)arg;
+	vm_chan_buffer_free(buf);
 }
 
 static int stopcopy_step(struct src *s, unsigned i)
@@ -74,9 +92,14 @@ static int stopcopy_step(struct src *s, unsigned i)
 
 	if (vfiomig_device_data_size(d->dev, &expect))
 		expect = UINT64_MAX;	/* no estimate: assume a large image */
+	struct vm_chan *c = &s->ch[d->chan];
+	struct vm_buf_ops bufs = { chan_buf_get, chan_buf_put, c };
+
+	/* A record is at most VFIOMIG_WIRE_MAX_DATA, the size of those buffers. */
+	k.zero_copy = c->mem && s->o.chunk <= VFIOMIG_WIRE_MAX_DATA;
 	ret = vm_read_ahead(d->dev, d->buf, s->o.chunk, expect,
-			    send_stopcopy_chunk, &k, &s->r->dev[i].read_ns,
-			    &total);
+			    k.zero_copy ? &bufs : NULL, send_stopcopy_chunk, &k,
+			    &s->r->dev[i].read_ns, &total);
 	if (ret && k.chan_err)
 		return src_chan_fail(s, d->chan, ret);
 	if (ret == -ENOMSG)

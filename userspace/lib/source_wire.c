@@ -89,7 +89,8 @@ int src_handshake(struct src *s, struct vfiomig_link *link)
 	struct vfiomig_wire_hello hello, welcome;
 	struct vfiomig_wire_hdr h;
 	uint8_t buf[VFIOMIG_WIRE_MAX_CTRL];
-	int fd, ret, len;
+	struct vm_conn conn;
+	int ret, len;
 
 	memset(&hello, 0, sizeof(hello));
 	hello.ver_min = VFIOMIG_WIRE_VERSION_MIN;
@@ -106,10 +107,10 @@ int src_handshake(struct src *s, struct vfiomig_link *link)
 			 vfiomig_device_name(s->d[i].dev));
 	}
 
-	ret = vm_link_channel(link, 0, s->o.io_timeout_ms, &fd);
+	ret = vm_link_channel(link, 0, s->o.io_timeout_ms, &conn);
 	if (ret)
 		return vm_fail(&s->ss, ret, "channel 0: %s", strerror(-ret));
-	vm_chan_init(&s->ch[0], fd, 0, &s->ss.abort, s->o.io_timeout_ms);
+	vm_chan_init(&s->ch[0], &conn, 0, &s->ss.abort, s->o.io_timeout_ms);
 	s->nch_init = 1;
 
 	len = vfiomig_wire_encode_hello(&hello, buf, sizeof(buf));
@@ -159,10 +160,10 @@ int src_handshake(struct src *s, struct vfiomig_link *link)
 	for (unsigned c = 1; c < s->nchan; c++) {
 		uint8_t ch[10];
 
-		ret = vm_link_channel(link, c, s->o.io_timeout_ms, &fd);
+		ret = vm_link_channel(link, c, s->o.io_timeout_ms, &conn);
 		if (ret)
 			return vm_fail(&s->ss, ret, "channel %u: %s", c, strerror(-ret));
-		vm_chan_init(&s->ch[c], fd, c, &s->ss.abort, s->o.io_timeout_ms);
+		vm_chan_init(&s->ch[c], &conn, c, &s->ss.abort, s->o.io_timeout_ms);
 		s->nch_init = c + 1;
 		vfiomig_put_be64(ch, hello.token);
 		vfiomig_put_be16(ch + 8, (uint16_t)c);

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_channel - framed records over in-process socketpair links: round
- * trip, sequence numbers, corruption and truncation detection, the abort
- * flag unblocking a blocked receiver, and the receive timeout.
+ * test_channel - framed records over in-process links, socketpairs and
+ * in-memory channels alike: round trip, sequence numbers, corruption and
+ * truncation detection (sockets), the abort flag unblocking a blocked
+ * receiver, the receive timeout; for memory channels also flow control
+ * (a full queue blocks the sender until its timeout), shutdown order and
+ * payload buffers handed over without a copy.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,17 +27,35 @@ struct pairc {
 	atomic_bool abort;
 };
 
-static void open_pair(struct pairc *p, unsigned timeout_ms)
+/* The transport of the test running now (cmocka's state): see main(). */
+static bool in_memory(void **state)
 {
-	int fa, fb;
+	return *state != NULL;
+}
+
+static int use_memory(void **state)
+{
+	static int yes = 1;
+
+	*state = &yes;
+	return 0;
+}
+
+static void open_pair_on(struct pairc *p, unsigned timeout_ms, bool memory)
+{
+	struct vm_conn fa, fb;
 
 	atomic_init(&p->abort, false);
-	assert_int_equal(0, vfiomig_link_pair(&p->a, &p->b));
+	assert_int_equal(0, memory ? vfiomig_link_memory(&p->a, &p->b) :
+				     vfiomig_link_pair(&p->a, &p->b));
 	assert_int_equal(0, vm_link_channel(p->a, 0, 1000, &fa));
 	assert_int_equal(0, vm_link_channel(p->b, 0, 1000, &fb));
-	vm_chan_init(&p->ca, fa, 0, &p->abort, timeout_ms);
-	vm_chan_init(&p->cb, fb, 0, &p->abort, timeout_ms);
+	assert_true(memory ? fa.fd < 0 && fa.mem : fa.fd >= 0 && !fa.mem);
+	vm_chan_init(&p->ca, &fa, 0, &p->abort, timeout_ms);
+	vm_chan_init(&p->cb, &fb, 0, &p->abort, timeout_ms);
 }
+
+#define open_pair(p, ms) open_pair_on(p, ms, in_memory(state))
 
 static void close_pair(struct pairc *p)
 {
@@ -50,7 +71,6 @@ static void round_trip(void **state)
 	struct vfiomig_wire_hdr h;
 	char buf[64];
 
-	(void)state;
 	open_pair(&p, 1000);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(0, vm_chan_send(&p.ca, VFIOMIG_REC_PRECOPY_DATA, 2, "hello", 5));
@@ -71,7 +91,6 @@ static void corruption_and_truncation(void **state)
 	uint8_t hdr[VFIOMIG_WIRE_HDR_LEN];
 	char buf[16];
 
-	(void)state;
 	open_pair(&p, 1000);
 	vfiomig_wire_encode_hdr(hdr, VFIOMIG_REC_PRECOPY_DATA, 0, 4, 0, "abcd");
 	assert_int_equal(sizeof(hdr), write(p.ca.fd, hdr, sizeof(hdr)));
@@ -101,7 +120,6 @@ static void abort_unblocks(void **state)
 	struct vfiomig_wire_hdr h;
 	pthread_t th;
 
-	(void)state;
 	open_pair(&p, 60000);
 	assert_int_equal(0, pthread_create(&th, NULL, set_abort_later, &p));
 	uint64_t t0 = vfiomig_now_ns();
@@ -116,7 +134,6 @@ static void receive_timeout(void **state)
 	struct pairc p;
 	struct vfiomig_wire_hdr h;
 
-	(void)state;
 	open_pair(&p, 300);
 	assert_int_equal(-ETIMEDOUT, vm_chan_recv_hdr(&p.cb, &h));
 	close_pair(&p);
@@ -128,7 +145,6 @@ static void error_record(void **state)
 	struct vfiomig_wire_hdr h;
 	uint8_t buf[600];
 
-	(void)state;
 	open_pair(&p, 1000);
 	/* Sent even while aborting. */
 	atomic_store(&p.abort, true);
@@ -171,7 +187,6 @@ static void error_send_while_receiving(void **state)
 	uint8_t buf[VFIOMIG_WIRE_ERROR_MAX];
 	pthread_t th;
 
-	(void)state;
 	open_pair(&p, 60000);
 	r.c = &p.ca;
 	assert_int_equal(0, pthread_create(&th, NULL, receive_one, &r));
@@ -191,7 +206,7 @@ static void error_send_while_receiving(void **state)
 static void channels_independent(void **state)
 {
 	struct vfiomig_link *a, *b;
-	int fa[3], fb[3];
+	struct vm_conn fa[3], fb[3];
 
 	(void)state;
 	assert_int_equal(0, vfiomig_link_pair(&a, &b));
@@ -204,8 +219,8 @@ static void channels_independent(void **state)
 		assert_int_equal(0, vm_link_channel(b, i, 1000, &fb[i]));
 	for (unsigned i = 0; i < 3; i++) {
 		char c = (char)('0' + i), r = 0;
-		assert_int_equal(1, write(fa[i], &c, 1));
-		assert_int_equal(1, read(fb[i], &r, 1));
+		assert_int_equal(1, write(fa[i].fd, &c, 1));
+		assert_int_equal(1, read(fb[i].fd, &r, 1));
 		assert_int_equal(c, r);
 	}
 	assert_int_equal(-EINVAL, vm_link_channel(a, VFIOMIG_WIRE_MAX_CHANNELS, 0, &fa[0]));
@@ -213,16 +228,203 @@ static void channels_independent(void **state)
 	vfiomig_link_free(b);
 }
 
+/* ---- in-memory channels only ------------------------------------------ */
+
+/*
+ * A receiver that never reads: the queue fills (two maximal records), the
+ * next send waits and fails after the channel's timeout, as on a socket
+ * whose buffer is full; once the receiver drains, sending works again.
+ */
+static void memory_flow_control(void **state)
+{
+	static uint8_t big[VFIOMIG_WIRE_MAX_DATA];
+	struct vfiomig_wire_hdr h;
+	struct pairc p;
+	int sent = 0, ret;
+
+	(void)state;
+	open_pair_on(&p, 300, true);
+	memset(big, 0x5a, sizeof(big));
+	uint64_t t0 = vfiomig_now_ns();
+	while (!(ret = vm_chan_send(&p.ca, VFIOMIG_REC_STOPCOPY_DATA, 0, big,
+				    sizeof(big))))
+		assert_true(++sent < 8);
+	uint64_t ms = (vfiomig_now_ns() - t0) / 1000000;
+	assert_int_equal(-ETIMEDOUT, ret);
+	assert_int_equal(2, sent);
+	assert_true(ms >= 250 && ms < 5000);
+	assert_int_equal(0, vm_chan_recv_hdr(&p.cb, &h));
+	assert_int_equal(0, vm_chan_recv_payload(&p.cb, &h, big));
+	assert_int_equal(0, vm_chan_send(&p.ca, VFIOMIG_REC_STOPCOPY_DATA, 0,
+					 big, sizeof(big)));
+	close_pair(&p);
+}
+
+/*
+ * Shutdown is ordered as on a socket: the peer still reads what was sent
+ * before it, then gets the end (-ECONNRESET); sending to a shut-down end
+ * fails at once, and a shut-down end's own receiver wakes up.
+ */
+static void memory_shutdown(void **state)
+{
+	struct vfiomig_wire_hdr h;
+	struct pairc p;
+	char buf[8];
+
+	(void)state;
+	open_pair_on(&p, 1000, true);
+	assert_int_equal(0, vm_chan_send(&p.ca, VFIOMIG_REC_KEEPALIVE, 0, NULL, 0));
+	assert_int_equal(0, vm_chan_send(&p.ca, VFIOMIG_REC_PRECOPY_DATA, 1, "tail", 4));
+	vm_chan_shutdown(&p.ca);
+	assert_int_equal(0, vm_chan_recv_hdr(&p.cb, &h));
+	assert_int_equal(VFIOMIG_REC_KEEPALIVE, h.type);
+	assert_int_equal(0, vm_chan_recv_hdr(&p.cb, &h));
+	assert_int_equal(0, vm_chan_recv_payload(&p.cb, &h, buf));
+	assert_memory_equal("tail", buf, 4);
+	uint64_t t0 = vfiomig_now_ns();
+	assert_int_equal(-ECONNRESET, vm_chan_recv_hdr(&p.cb, &h));
+	assert_int_equal(-ECONNRESET, vm_chan_send(&p.cb, VFIOMIG_REC_ACK, 0, "abcd", 4));
+	assert_int_equal(-ECONNRESET, vm_chan_recv_hdr(&p.ca, &h));
+	assert_true(vfiomig_now_ns() - t0 < 1000000000ULL);
+	close_pair(&p);
+}
+
+/*
+ * A data payload handed over without a copy: it is checked like a copied
+ * one, and the buffer outlives both link ends (the destination frees its
+ * queue after the session, whenever the link goes).  A socket has no such
+ * buffer to hand over.
+ */
+static void memory_take_payload(void **state)
+{
+	struct vfiomig_wire_hdr h;
+	struct vm_msg *msg;
+	uint8_t *data;
+	struct pairc p;
+
+	(void)state;
+	open_pair_on(&p, 1000, true);
+	assert_int_equal(0, vm_chan_send(&p.ca, VFIOMIG_REC_STOPCOPY_DATA, 3,
+					 "0123456789", 10));
+	assert_int_equal(0, vm_chan_recv_hdr(&p.cb, &h));
+	assert_int_equal(0, vm_chan_take_payload(&p.cb, &h, &data, &msg));
+	/* Nothing left to take for this header. */
+	uint8_t *d2;
+	struct vm_msg *m2;
+
+	assert_int_equal(-EPROTO, vm_chan_take_payload(&p.cb, &h, &d2, &m2));
+	close_pair(&p);
+	assert_memory_equal("0123456789", data, 10);
+	vm_msg_free(msg);
+
+	struct pairc q;
+
+	open_pair_on(&q, 1000, false);
+	assert_int_equal(0, vm_chan_send(&q.ca, VFIOMIG_REC_STOPCOPY_DATA, 3, "ab", 2));
+	assert_int_equal(0, vm_chan_recv_hdr(&q.cb, &h));
+	assert_int_equal(-EOPNOTSUPP, vm_chan_take_payload(&q.cb, &h, &data, &msg));
+	close_pair(&q);
+}
+
+/*
+ * Full-size buffers are bounded per direction whether queued or held: a
+ * sender that asks for one more waits out its timeout; a buffer freed
+ * (the destination wrote it to its device) lets it go on.  A buffer sent
+ * arrives with its payload in place, checksum checked.
+ */
+static void memory_buffer_bound(void **state)
+{
+	uint8_t *held[16], *extra = NULL;
+	struct vfiomig_wire_hdr h;
+	struct vm_msg *msg;
+	uint8_t *data;
+	struct pairc p;
+	int n = 0, ret;
+
+	(void)state;
+	open_pair_on(&p, 300, true);
+	while (!(ret = vm_chan_tx_buffer(&p.ca, &held[n])))
+		assert_true(++n < 16);
+	assert_int_equal(-ETIMEDOUT, ret);
+	assert_int_equal(4, n);
+	memset(held[0], 0xa5, 4096);
+	assert_int_equal(0, vm_chan_send_buffer(&p.ca, VFIOMIG_REC_STOPCOPY_DATA,
+						1, held[0], 4096));
+	/* Queued, it still counts: nothing to spare until it is freed. */
+	assert_int_equal(-ETIMEDOUT, vm_chan_tx_buffer(&p.ca, &extra));
+	assert_int_equal(0, vm_chan_recv_hdr(&p.cb, &h));
+	assert_int_equal(4096, h.len);
+	assert_int_equal(0, vm_chan_take_payload(&p.cb, &h, &data, &msg));
+	assert_int_equal(0xa5, data[4095]);
+	vm_msg_free(msg);
+	assert_int_equal(0, vm_chan_tx_buffer(&p.ca, &extra));
+	vm_chan_buffer_free(extra);
+	for (int i = 1; i < n; i++)
+		vm_chan_buffer_free(held[i]);
+	/* A socket lends no buffers. */
+	struct pairc q;
+
+	open_pair_on(&q, 300, false);
+	assert_int_equal(-EOPNOTSUPP, vm_chan_tx_buffer(&q.ca, &extra));
+	close_pair(&q);
+	close_pair(&p);
+}
+
+/* Every channel index is its own memory channel, whichever end asks first. */
+static void memory_channels_independent(void **state)
+{
+	struct vfiomig_link *a, *b;
+	struct vm_chan ca[3], cb[3];
+	struct vm_conn fa[3], fb[3];
+	atomic_bool never = false;
+
+	(void)state;
+	assert_int_equal(0, vfiomig_link_memory(&a, &b));
+	assert_int_equal(0, vm_link_channel(b, 2, 1000, &fb[2]));
+	for (unsigned i = 0; i < 3; i++)
+		assert_int_equal(0, vm_link_channel(a, i, 1000, &fa[i]));
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(0, vm_link_channel(b, i, 1000, &fb[i]));
+	for (unsigned i = 0; i < 3; i++) {
+		vm_chan_init(&ca[i], &fa[i], i, &never, 1000);
+		vm_chan_init(&cb[i], &fb[i], i, &never, 1000);
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		char c = (char)('0' + i), r = 0;
+		struct vfiomig_wire_hdr h;
+
+		assert_int_equal(0, vm_chan_send(&ca[2 - i], VFIOMIG_REC_ACK, i, &c, 1));
+		assert_int_equal(0, vm_chan_recv_hdr(&cb[2 - i], &h));
+		assert_int_equal(i, h.dev);
+		assert_int_equal(0, vm_chan_recv_payload(&cb[2 - i], &h, &r));
+		assert_int_equal(c, r);
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		vm_chan_destroy(&ca[i]);
+		vm_chan_destroy(&cb[i]);
+	}
+	vfiomig_link_free(a);
+	vfiomig_link_free(b);
+}
+
+#define BOTH(t) { #t " (socket)", t, NULL, NULL, NULL }, \
+		{ #t " (memory)", t, use_memory, NULL, NULL }
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(round_trip),
+		BOTH(round_trip),
 		cmocka_unit_test(corruption_and_truncation),
-		cmocka_unit_test(abort_unblocks),
-		cmocka_unit_test(receive_timeout),
-		cmocka_unit_test(error_record),
+		BOTH(abort_unblocks),
+		BOTH(receive_timeout),
+		BOTH(error_record),
 		cmocka_unit_test(channels_independent),
-		cmocka_unit_test(error_send_while_receiving),
+		BOTH(error_send_while_receiving),
+		cmocka_unit_test(memory_flow_control),
+		cmocka_unit_test(memory_shutdown),
+		cmocka_unit_test(memory_take_payload),
+		cmocka_unit_test(memory_buffer_bound),
+		cmocka_unit_test(memory_channels_independent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

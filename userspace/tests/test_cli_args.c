@@ -42,6 +42,15 @@ static void local_defaults(void **state)
 	assert_int_equal(VFIOMIG_ACK_AUTO, a.o.ack_mode);
 	assert_true(a.o.reinit);
 	assert_true(a.o.reset_stopped);
+	assert_false(a.socket_transport);	/* in memory by default */
+	cli_args_free(&a);
+	assert_int_equal(0, PARSE(&a, err, "local", "--src", "a", "--dst", "c",
+				  "--transport", "socket"));
+	assert_true(a.socket_transport);
+	cli_args_free(&a);
+	assert_int_equal(0, PARSE(&a, err, "local", "--src", "a", "--dst", "c",
+				  "--transport", "socket", "--transport", "memory"));
+	assert_false(a.socket_transport);
 	cli_args_free(&a);
 }
 
@@ -176,6 +185,12 @@ static void errors(void **state)
 		  "info: --output is only for 'plot'" },
 		{ NARGS("receive", "--src", "a", "X"), ARGS("receive", "--src", "a", "X"),
 		  "receive: --src is only for 'local'" },
+		{ NARGS("send", "--to", "h:1", "--transport", "memory", "a"),
+		  ARGS("send", "--to", "h:1", "--transport", "memory", "a"),
+		  "send: --transport is only for 'local'" },
+		{ NARGS("local", "--src", "a", "--dst", "b", "--transport", "pipe"),
+		  ARGS("local", "--src", "a", "--dst", "b", "--transport", "pipe"),
+		  "--transport: 'pipe' is not memory or socket" },
 		{ NARGS("send", "--to", "h:1", "--channels", "17", "a"),
 		  ARGS("send", "--to", "h:1", "--channels", "17", "a"), "--channels: '17' is not 1..16" },
 	};

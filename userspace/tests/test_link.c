@@ -72,7 +72,8 @@ static void connect_honours_timeout(void **state)
 	char path[108], addr[120];
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
 	struct vfiomig_link *l = NULL;
-	int fill[8], nfill = 0, fd = -1;
+	struct vm_conn conn;
+	int fill[8], nfill = 0;
 
 	(void)state;
 	tmp_path(path, sizeof(path), "full");
@@ -97,7 +98,7 @@ static void connect_honours_timeout(void **state)
 	/* A hang here fails the test instead of blocking the suite. */
 	alarm(10);
 	uint64_t t0 = vfiomig_now_ns();
-	assert_int_equal(-ETIMEDOUT, vm_link_channel(l, 1, 300, &fd));
+	assert_int_equal(-ETIMEDOUT, vm_link_channel(l, 1, 300, &conn));
 	uint64_t ms = (vfiomig_now_ns() - t0) / 1000000;
 	alarm(0);
 	assert_true(ms >= 250 && ms < 5000);

@@ -3,7 +3,9 @@
  * test_read_ahead - the stop-copy drain (lib/read_ahead.c) on a device
  * whose data fd is a pipe: every byte arrives once and in order through
  * both the helper-thread and the inline path, a failing sink stops the
- * drain (and its reader) without a hang, and a read error is returned.
+ * drain (and its reader) without a hang, and a read error is returned;
+ * a sink that keeps the buffers it is given (as an in-memory channel
+ * does) gets fresh ones from the provider, and no buffer is lost.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,7 +60,7 @@ struct checker {
 	bool bad;
 };
 
-static int check_sink(void *arg, const void *buf, size_t len)
+static int check_sink(void *arg, uint8_t *buf, size_t len)
 {
 	struct checker *c = arg;
 	const uint8_t *p = buf;
@@ -98,7 +100,7 @@ static void drain(size_t bytes, uint64_t expect)
 	f.fd = p[1];
 	fake_device(&dev, p[0]);
 	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
-	assert_int_equal(0, vm_read_ahead(&dev, buf, CHUNK, expect, check_sink,
+	assert_int_equal(0, vm_read_ahead(&dev, buf, CHUNK, expect, NULL, check_sink,
 					  &c, &read_ns, &total));
 	pthread_join(th, NULL);
 	close(p[0]);
@@ -132,7 +134,7 @@ static void sink_error_stops_the_drain(void **state)
 	f.fd = p[1];
 	fake_device(&dev, p[0]);
 	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
-	assert_int_equal(-EPIPE, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX,
+	assert_int_equal(-EPIPE, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX, NULL,
 					       check_sink, &c, &read_ns,
 					       &total));
 	assert_false(c.bad);
@@ -152,11 +154,11 @@ static void read_error_is_returned(void **state)
 
 	(void)state;
 	fake_device(&dev, -1);	/* no data fd: the read fails with EBADF */
-	assert_int_equal(-EBADF, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX,
+	assert_int_equal(-EBADF, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX, NULL,
 					       check_sink, &c, &read_ns,
 					       &total));
 	assert_int_equal(0, c.calls);
-	assert_int_equal(-EBADF, vm_read_ahead(&dev, buf, CHUNK, 0,
+	assert_int_equal(-EBADF, vm_read_ahead(&dev, buf, CHUNK, 0, NULL,
 					       check_sink, &c, &read_ns,
 					       &total));
 	assert_int_equal(0, total);
@@ -205,7 +207,7 @@ static void abort_ends_a_blocked_read(void **state)
 		uint64_t t0 = vfiomig_now_ns();
 		assert_int_equal(-ECANCELED,
 				 vm_read_ahead(&dev, buf, CHUNK, inline_path ? 0 : UINT64_MAX,
-					       check_sink, &c, &read_ns, &total));
+					       NULL, check_sink, &c, &read_ns, &total));
 		uint64_t ms = (vfiomig_now_ns() - t0) / 1000000;
 		alarm(0);
 		pthread_join(th, NULL);
@@ -218,6 +220,112 @@ static void abort_ends_a_blocked_read(void **state)
 	}
 }
 
+/* A buffer provider that counts, and fails after @limit buffers. */
+struct provider {
+	unsigned gets, puts, limit;
+};
+
+static int prov_get(void *arg, uint8_t **buf)
+{
+	struct provider *p = arg;
+
+	if (p->limit && p->gets == p->limit)
+		return -ENOMEM;
+	p->gets++;
+	*buf = malloc(CHUNK);
+	return 0;
+}
+
+static void prov_put(void *arg, uint8_t *buf)
+{
+	struct provider *p = arg;
+
+	p->puts++;
+	free(buf);
+}
+
+/* Checks like check_sink, then keeps every buffer it was given. */
+struct keeper {
+	struct checker c;
+	unsigned kept;
+};
+
+static int keep_sink(void *arg, uint8_t *buf, size_t len)
+{
+	struct keeper *k = arg;
+	int ret = check_sink(&k->c, buf, len);
+
+	if (ret)
+		return ret;
+	free(buf);		/* "sent": the record owns it now */
+	k->kept++;
+	return VM_SINK_TOOK;
+}
+
+static void keep(size_t bytes, uint64_t expect, unsigned limit, int want)
+{
+	struct vfiomig_device dev;
+	struct feeder f = { .bytes = bytes, .close_after = true };
+	struct provider pv = { .limit = limit };
+	struct vm_buf_ops ops = { prov_get, prov_put, &pv };
+	struct keeper k = { 0 };
+	uint8_t buf[CHUNK];
+	uint64_t read_ns = 0, total = 0;
+	pthread_t th;
+	int p[2];
+
+	assert_int_equal(0, pipe(p));
+	f.fd = p[1];
+	fake_device(&dev, p[0]);
+	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+	assert_int_equal(want, vm_read_ahead(&dev, buf, CHUNK, expect, &ops,
+					     keep_sink, &k, &read_ns, &total));
+	close(p[0]);		/* a stopped drain leaves the feeder blocked */
+	pthread_join(th, NULL);
+	assert_false(k.c.bad);
+	assert_int_equal(total, k.c.seen);
+	if (!want)
+		assert_int_equal(bytes, total);
+	/* Every buffer was either kept by the sink or given back. */
+	assert_int_equal(pv.gets, pv.puts + k.kept);
+}
+
+static void sink_keeps_buffers(void **state)
+{
+	(void)state;
+	keep(1 << 20, UINT64_MAX, 0, 0);	/* helper thread */
+	keep(1 << 20, 0, 0, 0);			/* inline */
+	keep(0, UINT64_MAX, 0, 0);
+	keep(1 << 20, UINT64_MAX, 5, -ENOMEM);	/* provider runs dry */
+	keep(1 << 20, 0, 5, -ENOMEM);
+}
+
+/*
+ * Without a provider the caller's buffer is not the sink's to keep: the
+ * drain fails instead of reading into a buffer somebody else now owns.
+ */
+static void keeping_the_callers_buffer_fails(void **state)
+{
+	struct vfiomig_device dev;
+	struct feeder f = { .bytes = 100, .close_after = true };
+	struct keeper k = { 0 };
+	uint64_t read_ns = 0, total = 0;
+	uint8_t *heap = malloc(CHUNK);	/* keep_sink frees what it keeps */
+	pthread_t th;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(0, pipe(p));
+	f.fd = p[1];
+	fake_device(&dev, p[0]);
+	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+	assert_int_equal(-EINVAL, vm_read_ahead(&dev, heap, CHUNK, 0, NULL,
+						keep_sink, &k, &read_ns, &total));
+	close(p[0]);
+	pthread_join(th, NULL);
+	assert_int_equal(1, k.kept);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +333,8 @@ int main(void)
 		cmocka_unit_test(sink_error_stops_the_drain),
 		cmocka_unit_test(read_error_is_returned),
 		cmocka_unit_test(abort_ends_a_blocked_read),
+		cmocka_unit_test(sink_keeps_buffers),
+		cmocka_unit_test(keeping_the_callers_buffer_fails),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

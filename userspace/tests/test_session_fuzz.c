@@ -153,9 +153,11 @@ static bool send_hello(struct wire *w, unsigned type, const struct vfiomig_wire_
 
 static int raw_fd(struct vfiomig_link *l)
 {
+	struct vm_conn conn;
 	int fd;
 
-	assert_int_equal(0, vm_link_channel(l, 0, 1000, &fd));
+	assert_int_equal(0, vm_link_channel(l, 0, 1000, &conn));
+	fd = conn.fd;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
 }
@@ -422,15 +424,18 @@ static void *dest_main(void *arg)
  * The reference for everything above: both real endpoints, in one
  * process, migrate a 3 MiB image between fake devices without PRE_COPY (a
  * pipe cannot say "no more precopy data for now"), in both transition
- * modes; a source left in STOP is reset first.  Every byte reaches the
- * destination device, which ends RUNNING; the source ends in STOP.
+ * modes, over socketpairs and over in-memory channels; a source left in
+ * STOP is reset first.  Every byte reaches the destination device, which
+ * ends RUNNING; the source ends in STOP.
  */
 static void real_endpoints_migrate(void **state)
 {
 	const size_t image = 3u << 20;
 
 	(void)state;
-	for (int mode = 0; mode < 2; mode++) {
+	for (int run = 0; run < 4; run++) {
+		int mode = run & 1;
+		bool memory = run >> 1;
 		struct endpoint src = { .source = true }, dst = { 0 };
 		struct vfiomig_link *ls, *ld;
 
@@ -446,7 +451,8 @@ static void real_endpoints_migrate(void **state)
 					   VFIOMIG_TRANSITIONS_PARALLEL;
 		src.o.chunk = 256 << 10;
 		dst.o = src.o;
-		assert_int_equal(0, vfiomig_link_pair(&ls, &ld));
+		assert_int_equal(0, memory ? vfiomig_link_memory(&ls, &ld) :
+					     vfiomig_link_pair(&ls, &ld));
 		src.link = ls;
 		dst.link = ld;
 		assert_int_equal(0, pthread_create(&dst.th, NULL, dest_main, &dst));
@@ -454,7 +460,8 @@ static void real_endpoints_migrate(void **state)
 						 sizeof(src.err));
 		pthread_join(dst.th, NULL);
 		if (src.ret || dst.ret)
-			fail_msg("source %d (%s), destination %d (%s)", src.ret, src.err,
+			fail_msg("%s: source %d (%s), destination %d (%s)",
+				 memory ? "memory" : "socket", src.ret, src.err,
 				 dst.ret, dst.err);
 		assert_int_equal(VFIOMIG_STOP, fake_device_state(&src.fd));
 		assert_int_equal(VFIOMIG_RUNNING, fake_device_state(&dst.fd));
