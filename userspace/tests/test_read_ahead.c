@@ -86,6 +86,18 @@ static void fake_device(struct vfiomig_device *dev, int data_fd)
 	dev->state = VFIOMIG_STOP_COPY;
 }
 
+/* A fake device whose data fd is a pipe that @f feeds on thread @th. */
+static void start_feeder(struct feeder *f, struct vfiomig_device *dev,
+			 pthread_t *th)
+{
+	int p[2];
+
+	assert_int_equal(0, pipe(p));
+	f->fd = p[1];
+	fake_device(dev, p[0]);
+	assert_int_equal(0, pthread_create(th, NULL, feed, f));
+}
+
 static void drain(size_t bytes, uint64_t expect)
 {
 	struct vfiomig_device dev;
@@ -94,16 +106,12 @@ static void drain(size_t bytes, uint64_t expect)
 	uint8_t buf[CHUNK];
 	uint64_t read_ns = 0, total = 0;
 	pthread_t th;
-	int p[2];
 
-	assert_int_equal(0, pipe(p));
-	f.fd = p[1];
-	fake_device(&dev, p[0]);
-	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+	start_feeder(&f, &dev, &th);
 	assert_int_equal(0, vm_read_ahead(&dev, buf, CHUNK, expect, NULL, check_sink,
 					  &c, &read_ns, &total));
 	pthread_join(th, NULL);
-	close(p[0]);
+	close(dev.data_fd);
 	assert_false(c.bad);
 	assert_int_equal(bytes, c.seen);
 	assert_int_equal(bytes, total);
@@ -127,22 +135,18 @@ static void sink_error_stops_the_drain(void **state)
 	uint8_t buf[CHUNK];
 	uint64_t read_ns = 0, total = 0;
 	pthread_t th;
-	int p[2];
 
 	(void)state;
-	assert_int_equal(0, pipe(p));
-	f.fd = p[1];
-	fake_device(&dev, p[0]);
-	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+	start_feeder(&f, &dev, &th);
 	assert_int_equal(-EPIPE, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX, NULL,
 					       check_sink, &c, &read_ns,
 					       &total));
 	assert_false(c.bad);
 	assert_true(total < c.seen);	/* the failed chunk is not counted */
 	/* the reader was joined: nothing reads the pipe any more */
-	close(p[0]);
+	close(dev.data_fd);
 	pthread_join(th, NULL);	/* the feeder ends on EPIPE */
-	close(p[1]);
+	close(f.fd);
 }
 
 static void read_error_is_returned(void **state)
@@ -272,15 +276,11 @@ static void keep(size_t bytes, uint64_t expect, unsigned limit, int want)
 	uint8_t buf[CHUNK];
 	uint64_t read_ns = 0, total = 0;
 	pthread_t th;
-	int p[2];
 
-	assert_int_equal(0, pipe(p));
-	f.fd = p[1];
-	fake_device(&dev, p[0]);
-	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+	start_feeder(&f, &dev, &th);
 	assert_int_equal(want, vm_read_ahead(&dev, buf, CHUNK, expect, &ops,
 					     keep_sink, &k, &read_ns, &total));
-	close(p[0]);		/* a stopped drain leaves the feeder blocked */
+	close(dev.data_fd);		/* a stopped drain leaves the feeder blocked */
 	pthread_join(th, NULL);
 	assert_false(k.c.bad);
 	assert_int_equal(total, k.c.seen);
@@ -312,16 +312,12 @@ static void keeping_the_callers_buffer_fails(void **state)
 	uint64_t read_ns = 0, total = 0;
 	uint8_t *heap = malloc(CHUNK);	/* keep_sink frees what it keeps */
 	pthread_t th;
-	int p[2];
 
 	(void)state;
-	assert_int_equal(0, pipe(p));
-	f.fd = p[1];
-	fake_device(&dev, p[0]);
-	assert_int_equal(0, pthread_create(&th, NULL, feed, &f));
+	start_feeder(&f, &dev, &th);
 	assert_int_equal(-EINVAL, vm_read_ahead(&dev, heap, CHUNK, 0, NULL,
 						keep_sink, &k, &read_ns, &total));
-	close(p[0]);
+	close(dev.data_fd);
 	pthread_join(th, NULL);
 	assert_int_equal(1, k.kept);
 }
