@@ -100,18 +100,9 @@ static void group_put(int i)
 	close(groups[i].container);
 }
 
-struct feat_mig {
-	struct vfio_device_feature hdr;
-	struct vfio_device_feature_migration mig;
-};
-
 int cf_open(const char *name, struct cf_dev *d)
 {
-	struct feat_mig f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_GET |
-			     VFIO_DEVICE_FEATURE_MIGRATION,
-	};
+	uint64_t flags;
 	int id, gi;
 
 	memset(d, 0, sizeof(*d));
@@ -132,8 +123,7 @@ int cf_open(const char *name, struct cf_dev *d)
 	}
 	d->group = gi;
 	/* Any error here means "no migration" (ENOTTY: no mig_ops). */
-	d->flags = ioctl(d->fd, VFIO_DEVICE_FEATURE, &f) ? CF_NO_MIGRATION :
-		   f.mig.flags;
+	d->flags = vfio_fd_mig_flags(d->fd, &flags) ? CF_NO_MIGRATION : flags;
 	return 0;
 }
 
@@ -145,42 +135,14 @@ void cf_close(struct cf_dev *d)
 	d->fd = d->group = -1;
 }
 
-struct feat_state {
-	struct vfio_device_feature hdr;
-	struct vfio_device_feature_mig_state st;
-};
-
 int cf_set_state(struct cf_dev *d, uint32_t state, int *data_fd)
 {
-	struct feat_state f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_SET |
-			     VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-		.st.device_state = state,
-		/* Not -1: proves the kernel writes data_fd on every answer. */
-		.st.data_fd = -2,
-	};
-	int ret = ioctl(d->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
-
-	if (data_fd)
-		*data_fd = ret ? -1 : f.st.data_fd;
-	else if (!ret && f.st.data_fd >= 0)
-		close(f.st.data_fd);
-	return ret;
+	return vfio_fd_set_state(d->fd, state, data_fd);
 }
 
 int cf_get_state(struct cf_dev *d, int *state)
 {
-	struct feat_state f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_GET |
-			     VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-	};
-
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	*state = f.st.device_state;
-	return 0;
+	return vfio_fd_get_state(d->fd, state);
 }
 
 int cf_reset(struct cf_dev *d)
@@ -190,35 +152,17 @@ int cf_reset(struct cf_dev *d)
 
 int cf_data_size(struct cf_dev *d, uint64_t *bytes)
 {
-	struct {
-		struct vfio_device_feature hdr;
-		__aligned_u64 len;
-	} f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_GET |
-			     VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-	};
-
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	*bytes = f.len;
-	return 0;
+	return vfio_fd_data_size(d->fd, bytes);
 }
 
 int cf_precopy_v2(struct cf_dev *d, uint32_t flags)
 {
-	struct vfio_device_feature f = {
-		.argsz = sizeof(f),
-		.flags = flags | VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
-	};
-
-	return ioctl(d->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+	return vfio_fd_precopy_v2(d->fd, flags);
 }
 
 int cf_precopy_info(int data_fd, struct vm_precopy_info *info)
 {
-	info->argsz = sizeof(*info);
-	return ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;
+	return vfio_fd_precopy_info(data_fd, info);
 }
 
 bool cf_state_supported(uint64_t flags, int state)

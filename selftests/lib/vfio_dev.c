@@ -87,80 +87,25 @@ void vfio_dev_close(struct vfio_dev *d)
 	d->fd = d->group = d->container = -1;
 }
 
-struct feat_state {
-	struct vfio_device_feature hdr;
-	struct vfio_device_feature_mig_state st;
-};
-
+/* The uAPI calls themselves are vfio_feature.c's, shared with cf_dev.c. */
 int vfio_dev_set_state(struct vfio_dev *d, int state, int *data_fd)
 {
-	struct feat_state f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_SET |
-			     VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-		.st.device_state = state,
-		.st.data_fd = -1,
-	};
-
-	if (data_fd)
-		*data_fd = -1;
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	if (data_fd)
-		*data_fd = f.st.data_fd;
-	else if (f.st.data_fd >= 0)
-		close(f.st.data_fd);
-	return 0;
+	return vfio_fd_set_state(d->fd, (uint32_t)state, data_fd);
 }
 
 int vfio_dev_get_state(struct vfio_dev *d, int *state)
 {
-	struct feat_state f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_GET |
-			     VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-	};
-
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	*state = f.st.device_state;
-	return 0;
+	return vfio_fd_get_state(d->fd, state);
 }
 
 int vfio_dev_mig_flags(struct vfio_dev *d, uint64_t *flags)
 {
-	struct {
-		struct vfio_device_feature hdr;
-		struct vfio_device_feature_migration mig;
-	} f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_GET |
-			     VFIO_DEVICE_FEATURE_MIGRATION,
-	};
-
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	*flags = f.mig.flags;
-	return 0;
+	return vfio_fd_mig_flags(d->fd, flags);
 }
 
 int vfio_dev_data_size(struct vfio_dev *d, uint64_t *bytes)
 {
-	struct {
-		struct vfio_device_feature hdr;
-		struct {
-			__aligned_u64 stop_copy_length;
-		} sz;
-	} f = {
-		.hdr.argsz = sizeof(f),
-		.hdr.flags = VFIO_DEVICE_FEATURE_GET |
-			     VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
-	};
-
-	if (ioctl(d->fd, VFIO_DEVICE_FEATURE, &f))
-		return -errno;
-	*bytes = f.sz.stop_copy_length;
-	return 0;
+	return vfio_fd_data_size(d->fd, bytes);
 }
 
 int vfio_dev_reset(struct vfio_dev *d)
@@ -170,19 +115,12 @@ int vfio_dev_reset(struct vfio_dev *d)
 
 int vfio_dev_precopy_v2(struct vfio_dev *d)
 {
-	struct vfio_device_feature f = {
-		.argsz = sizeof(f),
-		.flags = VFIO_DEVICE_FEATURE_SET |
-			 VFIO_DEVICE_FEATURE_MIG_PRECOPY_INFOv2,
-	};
-
-	return ioctl(d->fd, VFIO_DEVICE_FEATURE, &f) ? -errno : 0;
+	return vfio_fd_precopy_v2(d->fd, VFIO_DEVICE_FEATURE_SET);
 }
 
 int vfio_dev_precopy_info(int data_fd, struct vm_precopy_info *info)
 {
-	info->argsz = sizeof(*info);
-	return ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO, info) ? -errno : 0;
+	return vfio_fd_precopy_info(data_fd, info);
 }
 
 void mbuf_free(struct mbuf *b)

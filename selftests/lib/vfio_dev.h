@@ -24,6 +24,7 @@
  * used, only its view of the kernel interface).
  */
 #include "../../userspace/lib/vfio_uapi.h"
+#include "vfio_feature.h"
 
 /* Migration states by name, for readable tests. */
 enum mt_state {
