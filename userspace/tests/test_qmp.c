@@ -426,58 +426,28 @@ static void expect_dead(const char *const *script, int e, const char *what)
 	server_stop(&s);
 }
 
-static void closes_mid_line(void **state)
+/* Peers that break the connection, each with the errno and words it earns. */
+static const struct dead_peer {
+	const char *const script[6];
+	int err;
+	const char *what;
+} dead_peers[] = {
+	{ { "recv", "raw:{\"return\": {\"sta", "sleep:50", "close" },
+	  ECONNRESET, "in the middle of a message" },
+	{ { "recv", "close" }, ECONNRESET, "connection closed by the peer" },
+	{ { "recv", "send:this is not json at all" },
+	  EPROTO, "invalid JSON from the peer: this is not json" },
+	{ { "recv", "send:[1, 2]" }, EPROTO, "not a JSON object" },
+	{ { "recv", "send:{\"hello\": 1}" }, EPROTO, "neither a reply nor an event" },
+	{ { "recv", "flood:3145728" }, EPROTO, "message longer than 1048576 bytes" },
+};
+
+static void dead_connections(void **state)
 {
-	static const char *const script[] = {
-		"recv", "raw:{\"return\": {\"sta", "sleep:50", "close", NULL
-	};
-
 	(void)state;
-	expect_dead(script, ECONNRESET, "in the middle of a message");
-}
-
-static void closes_before_reply(void **state)
-{
-	static const char *const script[] = { "recv", "close", NULL };
-
-	(void)state;
-	expect_dead(script, ECONNRESET, "connection closed by the peer");
-}
-
-static void garbage(void **state)
-{
-	static const char *const script[] = {
-		"recv", "send:this is not json at all", NULL
-	};
-
-	(void)state;
-	expect_dead(script, EPROTO, "invalid JSON from the peer: this is not json");
-}
-
-static void not_an_object(void **state)
-{
-	static const char *const script[] = { "recv", "send:[1, 2]", NULL };
-
-	(void)state;
-	expect_dead(script, EPROTO, "not a JSON object");
-}
-
-static void neither_reply_nor_event(void **state)
-{
-	static const char *const script[] = {
-		"recv", "send:{\"hello\": 1}", NULL
-	};
-
-	(void)state;
-	expect_dead(script, EPROTO, "neither a reply nor an event");
-}
-
-static void over_long_line(void **state)
-{
-	static const char *const script[] = { "recv", "flood:3145728", NULL };
-
-	(void)state;
-	expect_dead(script, EPROTO, "message longer than 1048576 bytes");
+	for (size_t i = 0; i < sizeof(dead_peers) / sizeof(dead_peers[0]); i++)
+		expect_dead(dead_peers[i].script, dead_peers[i].err,
+			    dead_peers[i].what);
 }
 
 static void line_at_the_cap_is_fine(void **state)
@@ -555,53 +525,44 @@ static void path_too_long(void **state)
 	assert_non_null(strstr(err, "longer than"));
 }
 
-static void no_greeting(void **state)
+/*
+ * A server that breaks the handshake: qmp_connect() fails within
+ * @limit_ms (well before @timeout_ms where it must not wait it out) with
+ * errno @e and @what in the message.
+ */
+static void expect_connect_fails(const char *const *script, unsigned timeout_ms,
+				 int e, const char *what, int64_t limit_ms)
 {
-	static const char *const script[] = { "sleep:500", NULL };
 	struct server s = { .no_handshake = 1 };
 	char err[256] = "";
 
-	(void)state;
 	server_start(&s, script);
 	int64_t t0 = now_ms();
 
-	assert_null(qmp_connect(s.path, 300, err, sizeof(err)));
-	assert_int_equal(errno, ETIMEDOUT);
-	assert_non_null(strstr(err, "greeting"));
-	assert_true(now_ms() - t0 < 1000);
+	assert_null(qmp_connect(s.path, timeout_ms, err, sizeof(err)));
+	assert_int_equal(errno, e);
+	if (!strstr(err, what))
+		fail_msg("'%s' not in '%s'", what, err);
+	assert_true(now_ms() - t0 < limit_ms);
 	server_stop(&s);
 }
 
-static void wrong_greeting(void **state)
+static void handshake_failures(void **state)
 {
-	static const char *const script[] = { "send:{\"return\": {}}", NULL };
-	struct server s = { .no_handshake = 1 };
-	char err[256] = "";
-
-	(void)state;
-	server_start(&s, script);
-	assert_null(qmp_connect(s.path, 1000, err, sizeof(err)));
-	assert_int_equal(errno, EPROTO);
-	assert_non_null(strstr(err, "not a QMP greeting"));
-	server_stop(&s);
-}
-
-static void capabilities_refused(void **state)
-{
-	static const char *const script[] = {
+	static const char *const silent[] = { "sleep:500", NULL };
+	static const char *const wrong[] = { "send:{\"return\": {}}", NULL };
+	static const char *const refused[] = {
 		"send:" GREETING, "recv",
 		"send:{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"nope\"}, \"id\": $ID}",
 		NULL
 	};
-	struct server s = { .no_handshake = 1 };
-	char err[256] = "";
 
 	(void)state;
-	server_start(&s, script);
-	assert_null(qmp_connect(s.path, 1000, err, sizeof(err)));
-	assert_int_equal(errno, EREMOTEIO);
-	assert_non_null(strstr(err, "'qmp_capabilities' failed: CommandNotFound: nope"));
-	server_stop(&s);
+	expect_connect_fails(silent, 300, ETIMEDOUT, "greeting", 1000);
+	expect_connect_fails(wrong, 1000, EPROTO, "not a QMP greeting", 1000);
+	expect_connect_fails(refused, 1000, EREMOTEIO,
+			     "'qmp_capabilities' failed: CommandNotFound: nope",
+			     1000);
 }
 
 static void wait_event_times_out(void **state)
@@ -734,19 +695,12 @@ int main(void)
 		cmocka_unit_test(error_reply),
 		cmocka_unit_test(never_replies),
 		cmocka_unit_test(stale_reply_dropped),
-		cmocka_unit_test(closes_mid_line),
-		cmocka_unit_test(closes_before_reply),
-		cmocka_unit_test(garbage),
-		cmocka_unit_test(not_an_object),
-		cmocka_unit_test(neither_reply_nor_event),
-		cmocka_unit_test(over_long_line),
+		cmocka_unit_test(dead_connections),
 		cmocka_unit_test(line_at_the_cap_is_fine),
 		cmocka_unit_test(delayed_socket),
 		cmocka_unit_test(no_socket_times_out),
 		cmocka_unit_test(path_too_long),
-		cmocka_unit_test(no_greeting),
-		cmocka_unit_test(wrong_greeting),
-		cmocka_unit_test(capabilities_refused),
+		cmocka_unit_test(handshake_failures),
 		cmocka_unit_test(wait_event_times_out),
 		cmocka_unit_test(discard_events),
 		cmocka_unit_test(migration_completes),
