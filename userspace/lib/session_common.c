@@ -278,3 +278,44 @@ int vm_peer_error(struct vm_session *ss, struct vfiomig_report *r,
 	vm_report_event(r, "peer-error", -1, (uint64_t)-e, m);
 	return vm_fail(ss, e, "%s: %s", what, m);
 }
+
+void vm_session_halt(struct vm_session *ss, const bool *peer_failed,
+		     struct vm_chan *ch, unsigned nch)
+{
+	pthread_mutex_lock(&ss->lock);
+	bool answer = !*peer_failed;
+	pthread_mutex_unlock(&ss->lock);
+
+	atomic_store(&ss->abort, true);
+	pthread_mutex_lock(&ss->lock);
+	pthread_cond_broadcast(&ss->cond);
+	pthread_mutex_unlock(&ss->lock);
+	vm_barrier_break(&ss->barrier);
+	if (answer && nch)
+		vm_session_send_error(ss, &ch[0]);
+	for (unsigned c = 0; c < nch; c++)
+		vm_chan_shutdown(&ch[c]);
+}
+
+void vm_session_log_abort(struct vm_session *ss, struct vfiomig_report *r)
+{
+	char why[sizeof(ss->msg)];
+	int err = vm_session_failure(ss, why, sizeof(why));
+
+	vm_report_event(r, "abort", -1, (uint64_t)-err, why);
+}
+
+void vm_session_recover_dev(struct vm_session *ss, struct vfiomig_report *r,
+			    unsigned i, struct vfiomig_device *dev,
+			    bool reset_first)
+{
+	char note[200];
+
+	vm_report_set_phase(r, i, "recover");
+	if ((!reset_first || !vfiomig_device_reset(dev)) &&
+	    !vfiomig_device_recover(dev))
+		return;
+	snprintf(note, sizeof(note), "; recovery failed: %.160s",
+		 vfiomig_device_errmsg(dev));
+	vm_session_note(ss, note);
+}

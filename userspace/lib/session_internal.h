@@ -268,6 +268,25 @@ void vm_session_send_error(struct vm_session *ss, struct vm_chan *c);
 int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * vm_session_halt() - the first half of an abort, on either end: every
+ * waiter wakes, the barrier breaks, the peer is told why (unless
+ * *@peer_failed: it failed first) and the @nch channels shut down, so
+ * blocked receives end.  The caller then joins its threads.
+ */
+void vm_session_halt(struct vm_session *ss, const bool *peer_failed,
+		     struct vm_chan *ch, unsigned nch);
+/* The report's "abort" event, with the first failure. */
+void vm_session_log_abort(struct vm_session *ss, struct vfiomig_report *r);
+/*
+ * vm_session_recover_dev() - bring device @i back to RUNNING after an
+ * abort (reset first with @reset_first: a RESUMING device can only be
+ * abandoned that way); a failure is appended to the session's message.
+ */
+void vm_session_recover_dev(struct vm_session *ss, struct vfiomig_report *r,
+			    unsigned i, struct vfiomig_device *dev,
+			    bool reset_first);
+
 /* The wire capabilities an endpoint with options @o offers (or accepts). */
 uint32_t vm_caps_for(const struct vfiomig_opts *o);
 

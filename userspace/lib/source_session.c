@@ -40,31 +40,13 @@ static void cleanup_phase(struct src *s)
 
 static void abort_session(struct src *s)
 {
-	pthread_mutex_lock(&s->ss.lock);
-	bool answer = !s->peer_failed;
-	pthread_mutex_unlock(&s->ss.lock);
-
-	atomic_store(&s->ss.abort, true);
-	vm_barrier_break(&s->ss.barrier);
-	if (answer && s->nch_init)
-		vm_session_send_error(&s->ss, &s->ch[0]);
-	for (unsigned c = 0; c < s->nch_init; c++)
-		vm_chan_shutdown(&s->ch[c]);
+	vm_session_halt(&s->ss, &s->peer_failed, s->ch, s->nch_init);
 	if (s->pool.w)
 		for (unsigned i = 0; i < s->n; i++)
 			vm_pool_wait(&s->pool, i);
-	char why[sizeof(s->ss.msg)];
-	int err = vm_session_failure(&s->ss, why, sizeof(why));
-	vm_report_event(s->r, "abort", -1, (uint64_t)-err, why);
-	for (unsigned i = 0; i < s->n; i++) {
-		vm_report_set_phase(s->r, i, "recover");
-		if (vfiomig_device_recover(s->d[i].dev)) {
-			char note[200];
-			snprintf(note, sizeof(note), "; recovery failed: %.160s",
-				 vfiomig_device_errmsg(s->d[i].dev));
-			vm_session_note(&s->ss, note);
-		}
-	}
+	vm_session_log_abort(&s->ss, s->r);
+	for (unsigned i = 0; i < s->n; i++)
+		vm_session_recover_dev(&s->ss, s->r, i, s->d[i].dev, false);
 }
 
 int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
