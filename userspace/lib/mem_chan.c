@@ -61,18 +61,24 @@ struct vm_pipe {
 	struct vm_msg *spare;
 	unsigned nspare;
 	unsigned nfull;		/* full-size buffers alive, spares aside */
+	/*
+	 * Its reader waits on @readable, its writers on @writable: a record
+	 * wakes only the side that can go on, not the other direction's.
+	 */
+	pthread_cond_t readable, writable;
 };
 
 /*
  * Both directions share one lock: a channel carries at most a few records
  * a millisecond, and one lock keeps shutdown (which touches both) simple.
+ * Each direction has one reader, woken by a signal; writers (devices
+ * sharing a channel, loaders freeing buffers) are woken by a broadcast.
  * @refs counts the two ends plus every message held by a sender before
  * it is queued or handed to a receiver and not yet freed, so a receiver may keep message buffers after the link is
  * gone; queued messages go with the channel.
  */
 struct vm_mem_chan {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	struct vm_pipe dir[2];	/* dir[k]: what end k sends */
 	unsigned refs;
 };
@@ -105,7 +111,10 @@ static void chan_free(struct vm_mem_chan *mc)
 			free(m);
 		}
 	}
-	pthread_cond_destroy(&mc->cond);
+	for (int k = 0; k < 2; k++) {
+		pthread_cond_destroy(&mc->dir[k].readable);
+		pthread_cond_destroy(&mc->dir[k].writable);
+	}
 	pthread_mutex_destroy(&mc->lock);
 	free(mc);
 }
@@ -126,10 +135,12 @@ int vm_mem_chan_new(struct vm_mem_end *ends[2])
 	pthread_mutex_init(&mc->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&mc->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
 		mc->dir[k].mc = mc;
+		pthread_cond_init(&mc->dir[k].readable, &ca);
+		pthread_cond_init(&mc->dir[k].writable, &ca);
+	}
+	pthread_condattr_destroy(&ca);
 	mc->refs = 2;
 	*a = (struct vm_mem_end){ .mc = mc, .side = 0 };
 	*b = (struct vm_mem_end){ .mc = mc, .side = 1 };
@@ -156,7 +167,10 @@ void vm_mem_end_shutdown(struct vm_mem_end *e)
 	pthread_mutex_lock(&mc->lock);
 	tx_pipe(e)->eof = true;
 	rx_pipe(e)->reset = true;
-	pthread_cond_broadcast(&mc->cond);
+	for (int k = 0; k < 2; k++) {
+		pthread_cond_broadcast(&mc->dir[k].readable);
+		pthread_cond_broadcast(&mc->dir[k].writable);
+	}
 	pthread_mutex_unlock(&mc->lock);
 }
 
@@ -178,10 +192,11 @@ void vm_mem_end_close(struct vm_mem_end *e)
 	free(e);
 }
 
-/* Wait on the channel until @until; false once it passed. */
-static bool wait_slice(struct vm_mem_chan *mc, const struct timespec *until)
+/* Wait on @cond until @until; false once it passed. */
+static bool wait_slice(struct vm_mem_chan *mc, pthread_cond_t *cond,
+		       const struct timespec *until)
 {
-	return pthread_cond_timedwait(&mc->cond, &mc->lock, until) != ETIMEDOUT;
+	return pthread_cond_timedwait(cond, &mc->lock, until) != ETIMEDOUT;
 }
 
 static struct timespec deadline(unsigned slice_ms)
@@ -245,7 +260,7 @@ static int wait_room(struct vm_pipe *p, size_t total, bool new_full,
 		if ((!p->queued || p->queued + total <= QUEUE_CAP) &&
 		    (!new_full || p->nfull < FULL_MAX))
 			break;
-		if (!wait_slice(p->mc, &until))
+		if (!wait_slice(p->mc, &p->writable, &until))
 			return -EAGAIN;
 	}
 	p->queued += total;
@@ -259,7 +274,7 @@ static void enqueue(struct vm_pipe *p, struct vm_msg *m)
 	else
 		p->head = m;
 	p->tail = m;
-	pthread_cond_broadcast(&p->mc->cond);
+	pthread_cond_signal(&p->readable);
 }
 
 int vm_mem_send(struct vm_mem_end *e, const uint8_t *hdr, const void *payload,
@@ -367,14 +382,14 @@ int vm_mem_recv(struct vm_mem_end *e, struct vm_msg **out, unsigned slice_ms)
 			m->next = NULL;
 			mc->refs++;	/* the receiver's now */
 			*out = m;
-			pthread_cond_broadcast(&mc->cond);
+			pthread_cond_broadcast(&p->writable);
 			break;
 		}
 		if (p->eof) {
 			ret = -ECONNRESET;
 			break;
 		}
-		if (!wait_slice(mc, &until)) {
+		if (!wait_slice(mc, &p->readable, &until)) {
 			ret = -EAGAIN;
 			break;
 		}
@@ -406,7 +421,7 @@ void vm_msg_free(struct vm_msg *m)
 	pthread_mutex_lock(&mc->lock);
 	if (m->cap == FULL_LEN) {
 		p->nfull--;
-		pthread_cond_broadcast(&mc->cond);
+		pthread_cond_broadcast(&p->writable);
 	}
 	if (m->cap == FULL_LEN && p->nspare < SPARE_MAX) {
 		m->next = p->spare;
