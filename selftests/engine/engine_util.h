@@ -101,6 +101,8 @@ struct eu_prep {
 	void (*fn)(struct vfiomig_device **sd, struct vfiomig_device **dd,
 		   unsigned n, void *arg);
 	void *arg;
+	/* Links to migrate over (both or neither; taken over): else eu_local's own. */
+	struct vfiomig_link *ls, *ld;
 };
 
 /*
@@ -136,8 +138,14 @@ static inline struct eu_result *eu_local_prep(char (*src)[MOCKVF_UUID_LEN],
 	}
 	if (prep && prep->fn)
 		prep->fn(sd, dd, n, prep->arg);
-	ASSERT_EQ(0, eu_socket_transport ? vfiomig_link_pair(&ls, &ld) :
-					   vfiomig_link_memory(&ls, &ld));
+	if (prep && prep->ls) {
+		ls = prep->ls;
+		ld = prep->ld;
+	} else {
+		ASSERT_EQ(0, eu_socket_transport ?
+			     vfiomig_link_pair(&ls, &ld) :
+			     vfiomig_link_memory(&ls, &ld));
+	}
 	struct eu_dst_thread t = { .devs = dd, .n = n, .link = ld, .o = dopt };
 	ASSERT_EQ(0, pthread_create(&th, NULL, eu_dst_main, &t));
 	res->src_ret = vfiomig_migrate_source(sd, n, ls, o, &res->rep, res->err,

@@ -36,7 +36,7 @@ static struct eu_result *local_with_stopped(struct stop_which w, bool reset,
 					    uint64_t *ms)
 {
 	static char src[1][MOCKVF_UUID_LEN], dst[1][MOCKVF_UUID_LEN];
-	struct eu_prep prep = { stop_devices, &w };
+	struct eu_prep prep = { .fn = stop_devices, .arg = &w };
 	struct vfiomig_opts o;
 
 	eu_need_mockvf();

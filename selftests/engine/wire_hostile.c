@@ -101,9 +101,12 @@ static void put_record(int fd, unsigned type, unsigned dev, uint32_t seq,
 	uint8_t h[VFIOMIG_WIRE_HDR_LEN];
 
 	vfiomig_wire_encode_hdr(h, type, dev, len, seq, p);
-	ASSERT_EQ((ssize_t)sizeof(h), write(fd, h, sizeof(h)));
-	if (len)
-		ASSERT_EQ((ssize_t)len, write(fd, p, len));
+	/*
+	 * One call: a destination that rejects the header closes at once,
+	 * and a second write for the payload would then die of SIGPIPE.
+	 */
+	struct iovec v[2] = { { h, sizeof(h) }, { (void *)p, len } };
+	ASSERT_EQ((ssize_t)(sizeof(h) + len), writev(fd, v, len ? 2 : 1));
 }
 
 /* HELLO for d's devices, then swallow the WELCOME; returns the token. */

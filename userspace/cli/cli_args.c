@@ -127,7 +127,7 @@ static const struct cli_opt {
 	  "destination: bytes queued for loading (default 64M, at least 1M+64)" },
 	{ "max-rounds", "N", O_ROUNDS, MIGRATE, "precopy round limit (default 64)" },
 	{ "threshold", "BYTES", O_THRESH, MIGRATE,
-	  "switch over when the stop-copy estimate is below" },
+	  "switch over when MIG_DATA_SIZE + precopy initial+dirty fit (QEMU's rule; unlimited)" },
 	{ "switchover-ack", "auto|off|legacy|per-device", O_ACK, MIGRATE, "(default auto)" },
 	{ "no-reinit", NULL, O_NOREINIT, MIGRATE, "do not opt in to PRECOPY_INFOv2 (REINIT)" },
 	{ "no-reset", NULL, O_NORESET, MIGRATE,

@@ -40,7 +40,7 @@ struct vfiomig_opts {
 	unsigned channels;		/* 0: one per device, at most 8 */
 	uint64_t max_queued;		/* destination: bytes queued for loading */
 	unsigned max_rounds;		/* precopy round limit */
-	uint64_t threshold;		/* switch when stop-copy estimate <= this */
+	uint64_t threshold;		/* switch when pending bytes <= this (docs/engine.md) */
 	int ack_mode;			/* enum vfiomig_ack_mode */
 	bool reinit;			/* opt in to PRECOPY_INFOv2 when offered */
 	unsigned final_retries;		/* REINIT at final check: rounds retried */

@@ -100,6 +100,9 @@ int dst_rx_one(struct dst *s, unsigned c);
 /* A side channel's receiver (channels >= 1). */
 void *dst_rx_thread(void *arg);
 
+/* ---- dest_stream_fail.c: a broken channel's reason (device, phase, errno) */
+int dst_stream_fail(struct dst *s, unsigned c, int ret);
+
 /* ---- dest_handshake.c */
 int dst_check_hello(struct dst *s, struct vfiomig_link *link);
 int dst_send_welcome(struct dst *s, struct vfiomig_link *link);

@@ -37,7 +37,7 @@ int dst_wire_fail(struct dst *s, unsigned c, int ret)
 		}
 		pthread_mutex_unlock(&s->ss.lock);
 	}
-	return vm_fail(&s->ss, ret, "channel %u: %s", c, vfiomig_wire_strerror(ret));
+	return dst_stream_fail(s, c, ret);
 }
 
 /* ---- receivers ------------------------------------------------------- */

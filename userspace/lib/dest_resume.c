@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dest_internal.h"
 
@@ -72,10 +73,10 @@ int dst_job_load(void *arg, unsigned i)
 			s->r->dev[i].stopcopy_bytes = d->stopcopy_loaded;
 			if (it->total != d->stopcopy_loaded)
 				ret = vm_fail(&s->ss, -EPROTO,
-					   "dev %s: stop-copy stream has %llu bytes, source announced %llu",
+					   "dev %s (RESUMING, stop-copy): stream has %llu bytes, source announced %llu: %s (%d)",
 					   vfiomig_device_name(d->dev),
 					   (unsigned long long)d->stopcopy_loaded,
-					   (unsigned long long)it->total);
+					   (unsigned long long)it->total, strerror(EPROTO), -EPROTO);
 			dst_item_free(s, it);
 			return ret;
 		}

@@ -302,7 +302,7 @@ struct vm_sw_dev {
 	bool precopy;		/* device is in a precopy state */
 	uint64_t initial;	/* initial_bytes still unread */
 	uint64_t dirty;
-	uint64_t stopcopy_est;	/* MIG_DATA_SIZE, or initial+dirty */
+	uint64_t stopcopy_est;	/* MIG_DATA_SIZE (a large bound when unknown) */
 };
 
 struct vm_sw_input {
@@ -321,6 +321,8 @@ enum vm_sw_verdict { VM_SW_CONTINUE = 0, VM_SW_SWITCH = 1, VM_SW_FAIL = 2 };
 
 /* Decide; *reason names the rule that decided (static string). */
 int vm_switchover_decide(const struct vm_sw_input *in, const char **reason);
+/* Bytes still to move, as the threshold sees them (saturating). */
+uint64_t vm_switchover_pending(const struct vm_sw_input *in);
 
 /* ---- ack accounting (ack_account.c) ---------------------------------- */
 

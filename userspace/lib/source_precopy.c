@@ -83,6 +83,18 @@ static int query(struct src *s, unsigned i, struct vfiomig_precopy_info *pi)
 	return 0;
 }
 
+/*
+ * The stop-copy size the threshold counts.  A device that cannot tell
+ * (no MIG_DATA_SIZE) is assumed not to fit any finite threshold: a guess
+ * that is too small would blow the downtime budget, which is the one
+ * thing the threshold is there to protect.
+ */
+static void stopcopy_size(struct src_dev *d)
+{
+	if (vfiomig_device_data_size(d->dev, &d->est))
+		d->est = UINT64_MAX;
+}
+
 #define PRECOPY_SLICE_NS (50 * 1000000ULL)
 
 static int precopy_device(struct src *s, unsigned i, uint64_t *moved)
@@ -136,10 +148,7 @@ static int precopy_device(struct src *s, unsigned i, uint64_t *moved)
 		if (ret)
 			return ret;
 	}
-	uint64_t est;
-	if (vfiomig_device_data_size(d->dev, &est))
-		est = d->initial + d->dirty;
-	d->est = est;
+	stopcopy_size(d);
 	return 0;
 }
 
@@ -205,8 +214,11 @@ int src_precopy(struct src *s)
 		if (vm_aborted(&s->ss))
 			return vm_session_err(&s->ss, -ECANCELED);
 		for (unsigned i = 0; i < s->n; i++) {
-			if (!s->d[i].precopy)
+			if (!s->d[i].precopy) {
+				/* Its whole state moves in stop-copy: count it too. */
+				stopcopy_size(&s->d[i]);
 				continue;
+			}
 			ret = precopy_device(s, i, &moved);
 			if (ret)
 				return ret;

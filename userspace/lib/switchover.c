@@ -11,14 +11,41 @@
  * would keep a busy source (one that always has bytes to move, so never
  * idles into the I/O timeout) in precopy forever: an ack stall longer
  * than its limit fails the migration instead.
+ *
+ * Convergence counts what is still pending the way QEMU's VFIO migration
+ * does: every device's stop-copy size (MIG_DATA_SIZE) plus, for a device
+ * in precopy, the initial and dirty bytes PRECOPY_INFO reports.  Devices
+ * like mlx5 report the full image as MIG_DATA_SIZE whatever precopy has
+ * moved, so the stop-copy size alone never shrinks and says nothing about
+ * a device that keeps dirtying; the precopy bytes are what tell a busy
+ * device from an idle one.  For drivers whose MIG_DATA_SIZE already
+ * includes the unread precopy bytes this counts them twice, as QEMU does:
+ * it errs towards a shorter downtime.
  */
 #define _GNU_SOURCE
 #include "session_internal.h"
 
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+uint64_t vm_switchover_pending(const struct vm_sw_input *in)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < in->ndev; i++) {
+		const struct vm_sw_dev *d = &in->devs[i];
+
+		sum = add_sat(sum, d->stopcopy_est);
+		if (d->precopy)
+			sum = add_sat(sum, add_sat(d->initial, d->dirty));
+	}
+	return sum;
+}
+
 int vm_switchover_decide(const struct vm_sw_input *in, const char **reason)
 {
-	uint64_t est = 0;
-
 	if (!in->acks_ok) {
 		if (in->ack_stall_limit_ms && in->ack_stall_ms >= in->ack_stall_limit_ms) {
 			*reason = "ack-timeout";
@@ -35,18 +62,17 @@ int vm_switchover_decide(const struct vm_sw_input *in, const char **reason)
 		*reason = "round-limit";
 		return VM_SW_SWITCH;
 	}
-	for (unsigned i = 0; i < in->ndev; i++) {
-		const struct vm_sw_dev *d = &in->devs[i];
-
-		if (d->precopy && d->initial) {
+	/*
+	 * Stricter than QEMU: the initial data is always moved before the
+	 * devices stop, even under an unlimited threshold, because it is
+	 * what the destination loads while the source still runs.
+	 */
+	for (unsigned i = 0; i < in->ndev; i++)
+		if (in->devs[i].precopy && in->devs[i].initial) {
 			*reason = "initial-bytes-pending";
 			return VM_SW_CONTINUE;
 		}
-		est += d->stopcopy_est;
-		if (est < d->stopcopy_est)
-			est = UINT64_MAX;
-	}
-	if (est > in->threshold) {
+	if (vm_switchover_pending(in) > in->threshold) {
 		*reason = "above-threshold";
 		return VM_SW_CONTINUE;
 	}

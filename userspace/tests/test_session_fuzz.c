@@ -357,6 +357,66 @@ static void silent_source_times_out(void **state)
 	}
 }
 
+/*
+ * A stream cut short between the ends (here on a whole record boundary,
+ * where no half record gives it away) and a DEV_END whose count disagrees
+ * with what arrived.  A destination device like mlx5's accepts any
+ * stream, so the engine must refuse to resume by itself and say which
+ * device was owed data, in which phase, with the errno.
+ */
+enum cut { CUT_IN_PRECOPY, CUT_BEFORE_DEV_END, END_COUNT_WRONG };
+
+static void cut_stream(enum cut how, int want, const char *phase)
+{
+	static uint8_t data[4096];
+	struct endpoint e;
+	struct vfiomig_link *peer;
+	struct wire w = { 0 };
+	uint8_t end[8];
+
+	w.fd = start(&e, false, 0, &peer);
+	source_handshake(&w, 0);
+	memset(data, 0x5a, sizeof(data));
+	assert_true(wire_send(&w, VFIOMIG_REC_PRECOPY_DATA, 0, data, sizeof(data)));
+	if (how != CUT_IN_PRECOPY) {
+		assert_true(wire_send(&w, VFIOMIG_REC_SWITCHOVER, VFIOMIG_WIRE_NODEV, NULL, 0));
+		assert_true(wire_send(&w, VFIOMIG_REC_STOPCOPY_DATA, 0, data, sizeof(data)));
+	}
+	if (how == END_COUNT_WRONG) {
+		vfiomig_put_be64(end, 2 * sizeof(data));	/* one chunk never arrived */
+		assert_true(wire_send(&w, VFIOMIG_REC_DEV_END, 0, end, sizeof(end)));
+	}
+	shutdown(w.fd, SHUT_RDWR);	/* the cut */
+	pthread_join(e.th, NULL);
+	print_message("%s\n", e.err);
+	assert_int_equal(want, e.ret);
+	assert_non_null(strstr(e.err, "dev dst0"));
+	assert_non_null(strstr(e.err, phase));
+	char num[16];
+	snprintf(num, sizeof(num), "(%d)", want);
+	assert_non_null(strstr(e.err, num));
+	/* Nothing resumed: no arc out of RESUMING (the reset is not one). */
+	bool resuming = false;
+	for (unsigned k = 0; k < e.fd.nlog; k++) {
+		assert_false(resuming && e.fd.log_to[k] != VFIOMIG_RESUMING);
+		resuming |= e.fd.log_to[k] == VFIOMIG_RESUMING;
+	}
+	assert_true(resuming);
+	assert_int_equal(VFIOMIG_RUNNING, fake_device_state(&e.fd));
+	vfiomig_report_free(e.rep);
+	vfiomig_link_free(peer);
+	vfiomig_link_free(e.link);
+	fake_device_destroy(&e.fd);
+}
+
+static void stream_cut_in_transit(void **state)
+{
+	(void)state;
+	cut_stream(CUT_IN_PRECOPY, -ECONNRESET, "precopy");
+	cut_stream(CUT_BEFORE_DEV_END, -ECONNRESET, "stop-copy");
+	cut_stream(END_COUNT_WRONG, -EPROTO, "stop-copy");
+}
+
 static void hostile_errno(uint32_t errno_on_wire, bool source_side)
 {
 	struct endpoint e;
@@ -596,6 +656,7 @@ int main(void)
 		cmocka_unit_test(real_endpoints_migrate),
 		cmocka_unit_test(ack_request_flood_is_bounded),
 		cmocka_unit_test(hostile_errnos),
+		cmocka_unit_test(stream_cut_in_transit),
 		cmocka_unit_test(silent_source_times_out),
 		cmocka_unit_test(hostile_sources),
 		cmocka_unit_test(hostile_destinations),

@@ -23,6 +23,7 @@ static int decide(struct vm_sw_dev *d, unsigned n, unsigned round,
 	return vm_switchover_decide(&in, why);
 }
 
+/* Pending = every stop-copy size + initial and dirty bytes of precopy devices. */
 static void converged(void **state)
 {
 	struct vm_sw_dev d[2] = { { true, 0, 10, 100 }, { false, 0, 0, 50 } };
@@ -31,9 +32,55 @@ static void converged(void **state)
 	(void)state;
 	assert_int_equal(VM_SW_SWITCH, decide(d, 2, 1, 10, UINT64_MAX, true, &why));
 	assert_string_equal("converged", why);
-	assert_int_equal(VM_SW_SWITCH, decide(d, 2, 1, 10, 150, true, &why));
-	assert_int_equal(VM_SW_CONTINUE, decide(d, 2, 1, 10, 149, true, &why));
+	assert_int_equal(VM_SW_SWITCH, decide(d, 2, 1, 10, 160, true, &why));
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 2, 1, 10, 159, true, &why));
 	assert_string_equal("above-threshold", why);
+}
+
+/*
+ * An mlx5-like device: MIG_DATA_SIZE is the full image however much
+ * precopy moved, so only the dirty bytes tell a busy device from an idle
+ * one.  A budget of one image plus 64 KiB fits the idle device and not
+ * one with 1 MiB dirty (the stop-copy size alone would fit both).
+ */
+static void full_image_data_size_busy_device(void **state)
+{
+	uint64_t image = 8 << 20, budget = image + (64 << 10);
+	struct vm_sw_dev d[1] = { { true, 0, 1 << 20, image } };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 1, 1, 30, budget, true, &why));
+	assert_string_equal("above-threshold", why);
+	/* It keeps dirtying: only the round limit ends precopy. */
+	assert_int_equal(VM_SW_SWITCH, decide(d, 1, 30, 30, budget, true, &why));
+	assert_string_equal("round-limit", why);
+	/* Idle (nothing dirty): the full image alone fits. */
+	d[0].dirty = 0;
+	assert_int_equal(VM_SW_SWITCH, decide(d, 1, 1, 30, budget, true, &why));
+	assert_string_equal("converged", why);
+	/* Dirty bytes just past the margin are enough to hold it back. */
+	d[0].dirty = (64 << 10) + 1;
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 1, 1, 30, budget, true, &why));
+}
+
+/* Several devices add up; a device out of precopy adds its stop-copy size only. */
+static void pending_sums_devices(void **state)
+{
+	struct vm_sw_dev d[3] = { { true, 0, 7, 100 }, { false, 99, 99, 50 },
+				  { true, 0, 3, 40 } };
+	struct vm_sw_input in = { .ndev = 3, .devs = d };
+	const char *why;
+
+	(void)state;
+	assert_int_equal(200, vm_switchover_pending(&in));
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 3, 1, 10, 199, true, &why));
+	assert_int_equal(VM_SW_SWITCH, decide(d, 3, 1, 10, 200, true, &why));
+	/* Saturates instead of wrapping. */
+	d[2].dirty = UINT64_MAX - 10;
+	assert_true(vm_switchover_pending(&in) == UINT64_MAX);
+	assert_int_equal(VM_SW_CONTINUE, decide(d, 3, 1, 10, UINT64_MAX - 1, true, &why));
+	assert_int_equal(VM_SW_SWITCH, decide(d, 3, 1, 10, UINT64_MAX, true, &why));
 }
 
 static void initial_bytes_block(void **state)
@@ -210,6 +257,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(converged),
+		cmocka_unit_test(full_image_data_size_busy_device),
+		cmocka_unit_test(pending_sums_devices),
 		cmocka_unit_test(initial_bytes_block),
 		cmocka_unit_test(round_limit),
 		cmocka_unit_test(acks_always_win),
