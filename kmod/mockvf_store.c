@@ -89,15 +89,26 @@ static u64 gen_page_hash(u64 seed, u32 idx, u32 ver)
 	return mockvf_hash_final(h);
 }
 
-/* Whether @src (a whole page) is mockvf_gen_page(seed, idx, ver). */
-static bool gen_page_equal(u64 seed, u32 idx, u32 ver, const u8 *src)
+/*
+ * Whether @src (a whole page whose header words are @seed and
+ * gen_hdr_word(@idx, @ver)) is mockvf_gen_page(seed, idx, ver); if so,
+ * *@hash is its mockvf_page_hash(), computed in the same pass.
+ */
+static bool gen_page_equal(u64 seed, u32 idx, u32 ver, const u8 *src,
+			   u64 *hash)
 {
-	u64 rng = gen_key(seed, idx, ver);
+	u64 rng = gen_key(seed, idx, ver), h = mockvf_hash_init(), w;
 	unsigned int i;
 
-	for (i = 2; i < MOCKVF_WORDS; i++)
-		if (get_unaligned_le64(src + 8 * i) != mockvf_rand(&rng))
+	h = mockvf_hash_word(h, seed);
+	h = mockvf_hash_word(h, gen_hdr_word(idx, ver));
+	for (i = 2; i < MOCKVF_WORDS; i++) {
+		w = get_unaligned_le64(src + 8 * i);
+		if (w != mockvf_rand(&rng))
 			return false;
+		h = mockvf_hash_word(h, w);
+	}
+	*hash = mockvf_hash_final(h);
 	return true;
 }
 
@@ -240,10 +251,10 @@ static void store_unoverlay(struct mockvf_store *st, unsigned long idx)
 
 /*
  * Whether @src is a generated page of index @idx whose seed is in the
- * table or fits in it (then it is added); sets *@slot and *@ver.
+ * table or fits in it (then it is added); sets *@slot, *@ver and *@hash.
  */
 static bool store_classify(struct mockvf_store *st, unsigned long idx,
-			   const u8 *src, u8 *slot, u32 *ver)
+			   const u8 *src, u8 *slot, u32 *ver, u64 *hash)
 {
 	u64 seed = get_unaligned_le64(src);
 	u64 w = get_unaligned_le64(src + 8);
@@ -256,7 +267,7 @@ static bool store_classify(struct mockvf_store *st, unsigned long idx,
 			break;
 	if (i == MOCKVF_NR_SEEDS)
 		return false;
-	if (!gen_page_equal(seed, idx, w >> 32, src))
+	if (!gen_page_equal(seed, idx, w >> 32, src, hash))
 		return false;
 	if (i == st->nr_seeds)
 		st->seeds[st->nr_seeds++] = seed;
@@ -269,19 +280,26 @@ static bool store_classify(struct mockvf_store *st, unsigned long idx,
 static int store_put_page(struct mockvf_store *st, unsigned long idx,
 			  const u8 *src)
 {
+	u64 hash;
 	u32 ver;
 	void *pg;
 	u8 slot;
 	int ret;
 
-	if (store_classify(st, idx, src, &slot, &ver)) {
+	if (store_classify(st, idx, src, &slot, &ver, &hash)) {
 		store_unoverlay(st, idx);
 		st->slot[idx] = slot;
 		st->ver[idx] = ver;
-	} else if (!memchr_inv(src, 0, MOCKVF_PAGE)) {
+		store_set_hash(st, idx, hash);
+		return 0;
+	}
+	if (!memchr_inv(src, 0, MOCKVF_PAGE)) {
 		store_unoverlay(st, idx);
 		st->slot[idx] = MOCKVF_SLOT_ZERO;
-	} else if (st->slot[idx] == MOCKVF_SLOT_OVL) {
+		store_set_hash(st, idx, mockvf_zero_hash);
+		return 0;
+	}
+	if (st->slot[idx] == MOCKVF_SLOT_OVL) {
 		memcpy(xa_load(&st->ovl, idx), src, MOCKVF_PAGE);
 	} else {
 		pg = kmemdup(src, MOCKVF_PAGE, GFP_KERNEL_ACCOUNT);

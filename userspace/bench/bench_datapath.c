@@ -18,16 +18,16 @@
 #include <string.h>
 
 #define DATAPATH_PROFILE "nopre"
-#define DATAPATH_STATE "67108864"	/* 64 MiB: the mock's maximum */
+#define DATAPATH_STATE "67108864"	/* 64 MiB */
 #define RAW_CHUNK (1 << 20)
 
-/* Every firmware latency 0, bandwidth unlimited, the largest state. */
-static int instant_firmware(struct bench_devs *d)
+/* Every firmware latency 0, bandwidth unlimited, a state of @size. */
+static int instant_firmware_size(struct bench_devs *d, const char *size)
 {
 	char path[256];
 	struct dirent *e;
 	DIR *dir;
-	int ret = bench_devs_set(d, "state_size", DATAPATH_STATE, true);
+	int ret = bench_devs_set(d, "state_size", size, true);
 
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mockvf/timing",
 		 d->src[0]);
@@ -44,6 +44,11 @@ static int instant_firmware(struct bench_devs *d)
 	}
 	closedir(dir);
 	return ret;
+}
+
+static int instant_firmware(struct bench_devs *d)
+{
+	return instant_firmware_size(d, DATAPATH_STATE);
 }
 
 /* One plain copy of @d's first pair; returns MB/s, or < 0 on error. */
@@ -96,6 +101,20 @@ out:
 	free(buf);
 	if (mbps > 0 && !bench_digests_equal(d))
 		mbps = -1;
+	return mbps;
+}
+
+double bench_raw_copy_mbps(const char *size)
+{
+	struct bench_devs d;
+	double mbps;
+	int ret = bench_devs_create(&d, 1, DATAPATH_PROFILE);
+
+	if (ret)
+		return -1;
+	ret = instant_firmware_size(&d, size);
+	mbps = ret ? -1 : raw_copy(&d);
+	bench_devs_remove(&d);
 	return mbps;
 }
 
