@@ -4,7 +4,8 @@
  *
  * Lock order (outer first):
  *	mockvf_dev.state_mutex  migration state, files, knobs that need a state
- *	mockvf_dev.data_lock    device state buffer, dirty bitmap, reconfig
+ *	mockvf_dev.data_lock    device state (mockvf_store), dirty bitmap,
+ *	                        reconfig
  *	mockvf_dev.irq_lock     PCI face: config, BARs, eventfds (also
  *	                        nests inside mockvf_resume.lock)
  *	mockvf_save.lock        save queue bookkeeping (spinlock)
@@ -17,6 +18,7 @@
 #define MOCKVF_H
 
 #include <linux/bitops.h>
+#include <linux/init.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/mdev.h>
@@ -376,7 +378,7 @@ int mockvf_store_write(struct mockvf_store *st, u64 off, const u8 *src,
 void mockvf_store_bump(struct mockvf_store *st, unsigned long idx);
 u64 mockvf_store_digest(struct mockvf_store *st);
 unsigned long mockvf_store_mem(const struct mockvf_store *st);
-void mockvf_store_init(void);
+void __init mockvf_store_init(void);
 
 /* mockvf_pci.c */
 void mockvf_pci_init(struct mockvf_dev *mv);

@@ -33,6 +33,7 @@
 /* The hash of an all-zero page, computed once. */
 static u64 mockvf_zero_hash;
 
+/* A zeroed bitmap of @bits; kvmalloc'd (8 GiB of pages: 256 KiB), kvfree. */
 unsigned long *mockvf_bitmap_zalloc(unsigned long bits)
 {
 	return kvcalloc(BITS_TO_LONGS(bits), sizeof(unsigned long),
@@ -184,6 +185,7 @@ err:
 	return NULL;
 }
 
+/* Free @st (NULL allowed) and its overlay pages. */
 void mockvf_store_free(struct mockvf_store *st)
 {
 	if (!st)
