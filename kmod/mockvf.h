@@ -4,7 +4,8 @@
  *
  * Lock order (outer first):
  *	mockvf_dev.state_mutex  migration state, files, knobs that need a state
- *	mockvf_dev.data_lock    device state buffer, dirty bitmap, reconfig
+ *	mockvf_dev.data_lock    device state (mockvf_store), dirty bitmap,
+ *	                        reconfig
  *	mockvf_dev.irq_lock     PCI face: config, BARs, eventfds (also
  *	                        nests inside mockvf_resume.lock)
  *	mockvf_save.lock        save queue bookkeeping (spinlock)
@@ -17,6 +18,7 @@
 #define MOCKVF_H
 
 #include <linux/bitops.h>
+#include <linux/init.h>
 #include <linux/kobject.h>
 #include <linux/list.h>
 #include <linux/mdev.h>
@@ -26,6 +28,7 @@
 #include <linux/vfio.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/xarray.h>
 
 #ifndef VFIO_PRECOPY_INFO_REINIT
 #define VFIO_PRECOPY_INFO_REINIT (1 << 0)
@@ -36,7 +39,12 @@
 
 #define MOCKVF_NAME		"mockvf"
 #define MOCKVF_NR_STATES	8	/* ERROR .. PRE_COPY_P2P */
-#define MOCKVF_MAX_STATE_SIZE	(64UL << 20)
+#define MOCKVF_MAX_STATE_SIZE	(8UL << 30)	/* generated: metadata only */
+/* Up to this size page hashes are computed at creation, not lazily. */
+#define MOCKVF_EAGER_HASH	(64UL << 20)
+#define MOCKVF_NR_SEEDS		8	/* seeds of generated pages per state */
+#define MOCKVF_SLOT_ZERO	0xfe	/* mockvf_store.slot: all-zero page */
+#define MOCKVF_SLOT_OVL		0xff	/* mockvf_store.slot: in the overlay */
 #define MOCKVF_PAGE		4096UL	/* dirty tracking granule */
 #define MOCKVF_CHUNK		(256UL << 10)	/* DATA payload bytes */
 #define MOCKVF_MAX_QUEUED	(4 * MOCKVF_CHUNK)
@@ -150,6 +158,27 @@ struct mockvf_faults {
 	u32 delay_us[MOCKVF_NR_STATES][MOCKVF_NR_STATES];
 };
 
+/*
+ * struct mockvf_store - a device state (or a resume shadow) of @size bytes,
+ * see mockvf_store.c: per page a version, a seed slot and a hash; the
+ * bytes are generated from (seed, index, version), or are the all-zero
+ * page, or live in the sparse overlay @ovl.
+ */
+struct mockvf_store {
+	unsigned long size;
+	unsigned long nr_pages;
+	u32 *ver;			/* per page: version */
+	u8 *slot;			/* per page: index in @seeds, or SLOT_* */
+	u64 *phash;			/* per page: mockvf_page_hash() */
+	unsigned long *stale;		/* per page: @phash not computed yet */
+	unsigned long nr_stale;
+	unsigned long nr_ovl;		/* pages in @ovl */
+	u64 seeds[MOCKVF_NR_SEEDS];
+	unsigned int nr_seeds;
+	struct xarray ovl;		/* page index -> MOCKVF_PAGE bytes */
+	u8 *scratch;			/* one page, for partial page writes */
+};
+
 struct mockvf_chunk {
 	struct list_head node;
 	size_t len;
@@ -216,9 +245,7 @@ struct mockvf_resume {
 	u8 *payload;
 	size_t pay_fill;
 	u32 next_seq;
-	void *pend;
-	u64 *pend_phash;
-	unsigned long pend_size;
+	struct mockvf_store *pend;	/* shadow state, NULL before INFO */
 	u64 end_digest;
 	u64 bytes;
 	u64 img_fill;			/* DATA bytes of the current image */
@@ -262,10 +289,9 @@ struct mockvf_dev {
 
 	/* device state */
 	struct mutex data_lock;
-	void *data;
-	unsigned long state_size;
+	struct mockvf_store *st;
+	unsigned long state_size;	/* st->size, also read locklessly */
 	unsigned long *dirty;		/* one bit per MOCKVF_PAGE */
-	u64 *phash;			/* hash of each MOCKVF_PAGE */
 	unsigned long nr_dirty;
 	bool running;			/* workload may dirty */
 	u32 gen;			/* reconfiguration generation */
@@ -323,16 +349,36 @@ extern struct workqueue_struct *mockvf_wq;
 extern const char *const mockvf_state_names[MOCKVF_NR_STATES];
 extern const char *const mockvf_fw_names[MOCKVF_FW_NR];
 
+#define MOCKVF_HASH_PRIME 0x100000001b3ULL
+
+/* One step of mockvf_hash64(): mix in the 64-bit word @w. */
+static inline u64 mockvf_hash_word(u64 h, u64 w)
+{
+	h = (h ^ w) * MOCKVF_HASH_PRIME;
+	return h ^ (h >> 31);
+}
+
 /* mockvf_main.c */
 u64 mockvf_hash64(u64 h, const void *buf, size_t len);
 u64 mockvf_hash_init(void);
 u64 mockvf_hash_final(u64 h);
 u64 mockvf_page_hash(const void *page);
-void mockvf_rehash(const void *data, u64 *phash, unsigned long first,
-		   unsigned long count);
 u64 mockvf_digest(const u64 *phash, unsigned long size);
-void mockvf_fill(void *buf, unsigned long size, u64 *rng);
 u64 mockvf_rand(u64 *rng);
+
+/* mockvf_store.c */
+unsigned long *mockvf_bitmap_zalloc(unsigned long bits);
+void mockvf_gen_page(u64 seed, u32 idx, u32 ver, u8 *dst);
+struct mockvf_store *mockvf_store_alloc(unsigned long size, u64 seed);
+void mockvf_store_free(struct mockvf_store *st);
+void mockvf_store_reset(struct mockvf_store *st, u64 seed);
+void mockvf_store_read(struct mockvf_store *st, unsigned long idx, u8 *dst);
+int mockvf_store_write(struct mockvf_store *st, u64 off, const u8 *src,
+		       size_t len);
+void mockvf_store_bump(struct mockvf_store *st, unsigned long idx);
+u64 mockvf_store_digest(struct mockvf_store *st);
+unsigned long mockvf_store_mem(const struct mockvf_store *st);
+void __init mockvf_store_init(void);
 
 /* mockvf_pci.c */
 void mockvf_pci_init(struct mockvf_dev *mv);

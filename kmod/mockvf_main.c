@@ -86,17 +86,9 @@ static struct device *mockvf_parent_dev;
 
 /* ---- hashing and pseudo-random content ---- */
 
-#define MOCKVF_HASH_PRIME 0x100000001b3ULL
-
 u64 mockvf_hash_init(void)
 {
 	return 0xcbf29ce484222325ULL;
-}
-
-static inline u64 mockvf_mix(u64 h, u64 w)
-{
-	h = (h ^ w) * MOCKVF_HASH_PRIME;
-	return h ^ (h >> 31);
 }
 
 /**
@@ -116,14 +108,14 @@ u64 mockvf_hash64(u64 h, const void *buf, size_t len)
 	const u8 *p = buf;
 
 	for (; len >= 8; p += 8, len -= 8)
-		h = mockvf_mix(h, get_unaligned_le64(p));
+		h = mockvf_hash_word(h, get_unaligned_le64(p));
 	if (len) {
 		u64 w = 0;
 		size_t i;
 
 		for (i = 0; i < len; i++)
 			w |= (u64)p[i] << (8 * i);
-		h = mockvf_mix(h, w);
+		h = mockvf_hash_word(h, w);
 	}
 	return h;
 }
@@ -142,16 +134,6 @@ u64 mockvf_page_hash(const void *page)
 					       MOCKVF_PAGE));
 }
 
-/* mockvf_rehash() - refresh the page hashes of pages [first, first+count). */
-void mockvf_rehash(const void *data, u64 *phash, unsigned long first,
-		   unsigned long count)
-{
-	unsigned long i;
-
-	for (i = first; i < first + count; i++)
-		phash[i] = mockvf_page_hash(data + i * MOCKVF_PAGE);
-}
-
 /**
  * mockvf_digest() - the "digest" of a device state.
  * @phash: hash of each page (kept up to date by every writer of the state)
@@ -166,10 +148,10 @@ void mockvf_rehash(const void *data, u64 *phash, unsigned long first,
 u64 mockvf_digest(const u64 *phash, unsigned long size)
 {
 	unsigned long i, n = size / MOCKVF_PAGE;
-	u64 h = mockvf_mix(mockvf_hash_init(), size);
+	u64 h = mockvf_hash_word(mockvf_hash_init(), size);
 
 	for (i = 0; i < n; i++)
-		h = mockvf_mix(h, phash[i]);
+		h = mockvf_hash_word(h, phash[i]);
 	return mockvf_hash_final(h);
 }
 
@@ -184,17 +166,6 @@ u64 mockvf_rand(u64 *rng)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
-void mockvf_fill(void *buf, unsigned long size, u64 *rng)
-{
-	u8 *p = buf;
-	unsigned long i;
-
-	for (i = 0; i + 8 <= size; i += 8)
-		put_unaligned_le64(mockvf_rand(rng), p + i);
-	for (; i < size; i++)
-		p[i] = mockvf_rand(rng);
-}
-
 /* ---- vfio_device ops ---- */
 
 static int mockvf_init_dev(struct vfio_device *vdev)
@@ -203,8 +174,6 @@ static int mockvf_init_dev(struct vfio_device *vdev)
 	struct mdev_device *mdev = to_mdev_device(vdev->dev);
 	const struct mockvf_profile *prof =
 		container_of(mdev->type, struct mockvf_profile, type);
-	unsigned long bits;
-
 	mv->mdev = mdev;
 	mv->prof = prof;
 	mutex_init(&mv->state_mutex);
@@ -227,23 +196,20 @@ static int mockvf_init_dev(struct vfio_device *vdev)
 	if (!mv->log)
 		return -ENOMEM;
 	mv->state_size = prof->state_size;
-	mv->data = vmalloc(mv->state_size);
-	bits = mv->state_size / MOCKVF_PAGE;
-	mv->dirty = bitmap_zalloc(bits, GFP_KERNEL);
-	mv->phash = vmalloc_array(bits, sizeof(u64));
-	if (!mv->data || !mv->dirty || !mv->phash)
-		goto err;
-	mockvf_fill(mv->data, mv->state_size, &mv->rng);
-	mockvf_rehash(mv->data, mv->phash, 0, bits);
+	mv->dirty = mockvf_bitmap_zalloc(mv->state_size / MOCKVF_PAGE);
+	if (!mv->dirty)
+		goto err_log;
+	mv->st = mockvf_store_alloc(mv->state_size, get_random_u64());
+	if (!mv->st)
+		goto err_dirty;
 
 	vdev->migration_flags = prof->mig_flags;
 	vdev->mig_ops = &mockvf_mig_ops;
 	mockvf_pci_init(mv);
 	return 0;
-err:
-	vfree(mv->phash);
-	bitmap_free(mv->dirty);
-	vfree(mv->data);
+err_dirty:
+	kvfree(mv->dirty);
+err_log:
 	vfree(mv->log);
 	return -ENOMEM;
 }
@@ -252,9 +218,8 @@ static void mockvf_release_dev(struct vfio_device *vdev)
 {
 	struct mockvf_dev *mv = vdev_to_mv(vdev);
 
-	vfree(mv->phash);
-	bitmap_free(mv->dirty);
-	vfree(mv->data);
+	mockvf_store_free(mv->st);
+	kvfree(mv->dirty);
 	vfree(mv->log);
 	mutex_destroy(&mv->state_mutex);
 	mutex_destroy(&mv->data_lock);
@@ -381,6 +346,7 @@ static int __init mockvf_init(void)
 
 	if (!max_instances)
 		return -EINVAL;
+	mockvf_store_init();
 	for (i = 0; i < ARRAY_SIZE(mockvf_profiles); i++) {
 		mockvf_profiles[i].type.sysfs_name = mockvf_profiles[i].name;
 		mockvf_profiles[i].type.pretty_name = mockvf_profiles[i].name;

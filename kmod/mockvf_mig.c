@@ -74,8 +74,7 @@ static void mockvf_flr_state(struct mockvf_dev *mv)
 {
 	lockdep_assert_held(&mv->state_mutex);
 	mutex_lock(&mv->data_lock);
-	mockvf_fill(mv->data, mv->state_size, &mv->rng);
-	mockvf_rehash(mv->data, mv->phash, 0, mv->state_size / MOCKVF_PAGE);
+	mockvf_store_reset(mv->st, get_random_u64());
 	bitmap_zero(mv->dirty, mv->state_size / MOCKVF_PAGE);
 	mv->nr_dirty = 0;
 	mv->gen = 0;
@@ -144,7 +143,7 @@ static u64 mockvf_final_digest(struct mockvf_dev *mv)
 	u64 d;
 
 	mutex_lock(&mv->data_lock);
-	d = mockvf_digest(mv->phash, mv->state_size);
+	d = mockvf_store_digest(mv->st);
 	mutex_unlock(&mv->data_lock);
 	return d;
 }

@@ -54,7 +54,7 @@ static int resume_check_hdr(struct mockvf_resume *rf)
  * resume_commit() - make the shadow image the device state (a LOAD).
  * @rf: resume file
  *
- * The device's old buffers become the shadow (reused by a later INFO of
+ * The device's old state becomes the shadow (reused by a later INFO of
  * the same size, freed with the file).
  * Context: rf->lock held; the device is in RESUMING (no workload, no save).
  * Return: 0 or -ENOMEM.
@@ -62,28 +62,23 @@ static int resume_check_hdr(struct mockvf_resume *rf)
 static int resume_commit(struct mockvf_resume *rf)
 {
 	struct mockvf_dev *mv = rf->mv;
-	unsigned long *dirty, old_size;
-	u64 *old_phash;
-	void *old;
+	unsigned long *dirty, *old_dirty;
+	struct mockvf_store *old;
 
 	lockdep_assert_held(&rf->lock);
-	dirty = bitmap_zalloc(rf->pend_size / MOCKVF_PAGE, GFP_KERNEL);
+	dirty = mockvf_bitmap_zalloc(rf->pend->nr_pages);
 	if (!dirty)
 		return -ENOMEM;
 	mutex_lock(&mv->data_lock);
-	old = mv->data;
-	old_phash = mv->phash;
-	old_size = mv->state_size;
-	mv->data = rf->pend;
-	mv->phash = rf->pend_phash;
-	WRITE_ONCE(mv->state_size, rf->pend_size);
-	bitmap_free(mv->dirty);
+	old = mv->st;
+	old_dirty = mv->dirty;
+	mv->st = rf->pend;
+	WRITE_ONCE(mv->state_size, rf->pend->size);
 	mv->dirty = dirty;
 	mv->nr_dirty = 0;
 	mutex_unlock(&mv->data_lock);
+	kvfree(old_dirty);
 	rf->pend = old;
-	rf->pend_phash = old_phash;
-	rf->pend_size = old_size;
 	return 0;
 }
 
@@ -98,10 +93,7 @@ static int resume_apply_direct(struct mockvf_resume *rf, u64 off,
 	if (off >= mv->state_size || n > mv->state_size - off) {
 		ret = -EINVAL;
 	} else {
-		memcpy(mv->data + off, p, n);
-		mockvf_rehash(mv->data, mv->phash, off / MOCKVF_PAGE,
-			      (off + n - 1) / MOCKVF_PAGE - off / MOCKVF_PAGE +
-			      1);
+		ret = mockvf_store_write(mv->st, off, p, n);
 	}
 	mutex_unlock(&mv->data_lock);
 	return ret;
@@ -114,6 +106,7 @@ static int resume_apply(struct mockvf_resume *rf)
 	size_t len = rf->pay_fill;
 	u64 size, off;
 	u8 *p = rf->payload;
+	int ret;
 
 	h->csum = 0;
 	csum = mockvf_hash64(mockvf_hash_init(), h, MOCKVF_HDR_SIZE);
@@ -129,24 +122,15 @@ static int resume_apply(struct mockvf_resume *rf)
 			return -EINVAL;
 		rf->img_fill = 0;
 		rf->direct = false;
-		if (rf->pend && rf->pend_size != size) {
-			vfree(rf->pend);
-			vfree(rf->pend_phash);
+		if (rf->pend && rf->pend->size != size) {
+			mockvf_store_free(rf->pend);
 			rf->pend = NULL;
-			rf->pend_phash = NULL;
 		}
 		if (!rf->pend) {
-			unsigned long i, n = size / MOCKVF_PAGE;
-			u64 zh;
-
-			rf->pend = vzalloc(size);
-			rf->pend_phash = vmalloc_array(n, sizeof(u64));
-			if (!rf->pend || !rf->pend_phash)
+			/* all zero pages: metadata only */
+			rf->pend = mockvf_store_alloc(size, 0);
+			if (!rf->pend)
 				return -ENOMEM;
-			rf->pend_size = size;
-			zh = mockvf_page_hash(rf->pend);
-			for (i = 0; i < n; i++)
-				rf->pend_phash[i] = zh;
 		}
 		rf->have_info = true;
 		rf->infos++;
@@ -154,20 +138,18 @@ static int resume_apply(struct mockvf_resume *rf)
 	case MOCKVF_REC_DATA:
 		off = get_unaligned_le64(p);
 		if (rf->direct) {
-			int ret = resume_apply_direct(rf, off, p + 8, len - 8);
-
+			ret = resume_apply_direct(rf, off, p + 8, len - 8);
 			if (ret)
 				return ret;
 			rf->nr_inc++;
 			break;
 		}
-		if (off >= rf->pend_size || len - 8 > rf->pend_size - off)
+		if (off >= rf->pend->size || len - 8 > rf->pend->size - off)
 			return -EINVAL;
-		memcpy(rf->pend + off, p + 8, len - 8);
-		mockvf_rehash(rf->pend, rf->pend_phash, off / MOCKVF_PAGE,
-			      (off + len - 8 - 1) / MOCKVF_PAGE -
-			      off / MOCKVF_PAGE + 1);
-		if (rf->img_fill >= rf->pend_size) {
+		ret = mockvf_store_write(rf->pend, off, p + 8, len - 8);
+		if (ret)
+			return ret;
+		if (rf->img_fill >= rf->pend->size) {
 			rf->nr_inc++;	/* strict: a dirty page run */
 			break;
 		}
@@ -178,7 +160,7 @@ static int resume_apply(struct mockvf_resume *rf)
 		 * switchover-ack waits for.
 		 */
 		rf->img_fill += len - 8;
-		if (rf->img_fill < rf->pend_size)
+		if (rf->img_fill < rf->pend->size)
 			break;
 		rf->nr_full++;
 		if (rf->infos == 1) {
@@ -189,8 +171,7 @@ static int resume_apply(struct mockvf_resume *rf)
 					   ktime_get_ns());
 		}
 		if (!rf->strict) {
-			int ret = resume_commit(rf);
-
+			ret = resume_commit(rf);
 			if (ret)
 				return ret;
 			rf->direct = true;
@@ -313,8 +294,7 @@ static int mockvf_resume_release(struct inode *inode, struct file *filp)
 	struct mockvf_resume *rf = filp->private_data;
 
 	put_device(&rf->mv->vdev.device);
-	vfree(rf->pend);
-	vfree(rf->pend_phash);
+	mockvf_store_free(rf->pend);
 	kvfree(rf->payload);
 	kfree(rf->bar0);
 	mutex_destroy(&rf->lock);
@@ -391,7 +371,7 @@ int mockvf_resume_load(struct mockvf_resume *rf, u64 *bytes)
 		ret = -EINVAL;
 		goto out;
 	}
-	if (mockvf_digest(rf->pend_phash, rf->pend_size) != rf->end_digest) {
+	if (mockvf_store_digest(rf->pend) != rf->end_digest) {
 		ret = -EINVAL;
 		goto out;
 	}

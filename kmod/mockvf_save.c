@@ -135,6 +135,17 @@ static int save_queue(struct mockvf_save *sf, struct mockvf_chunk *ch,
 	return trunc ? -ECANCELED : 0;
 }
 
+/* Copy pages [first, first + n) of the state to @dst.  data_lock held. */
+static void save_copy_pages(struct mockvf_dev *mv, u8 *dst,
+			    unsigned long first, unsigned long n)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&mv->data_lock);
+	for (i = 0; i < n; i++)
+		mockvf_store_read(mv->st, first + i, dst + i * MOCKVF_PAGE);
+}
+
 static int save_begin_record(struct mockvf_save *sf, size_t paylen,
 			     struct mockvf_chunk **out)
 {
@@ -184,7 +195,7 @@ static int save_produce_full(struct mockvf_save *sf)
 		p = ch->data + MOCKVF_HDR_SIZE;
 		put_unaligned_le64(off, p);
 		mutex_lock(&mv->data_lock);
-		memcpy(p + 8, mv->data + off, n);
+		save_copy_pages(mv, p + 8, off / MOCKVF_PAGE, n / MOCKVF_PAGE);
 		bitmap_clear(mv->dirty, off / MOCKVF_PAGE,
 			     DIV_ROUND_UP(n, MOCKVF_PAGE));
 		mv->nr_dirty = bitmap_weight(mv->dirty,
@@ -224,8 +235,7 @@ static int save_produce_dirty(struct mockvf_save *sf)
 		p = ch->data + MOCKVF_HDR_SIZE;
 		put_unaligned_le64(s * MOCKVF_PAGE, p);
 		mutex_lock(&mv->data_lock);
-		memcpy(p + 8, mv->data + s * MOCKVF_PAGE,
-		       (e - s) * MOCKVF_PAGE);
+		save_copy_pages(mv, p + 8, s, e - s);
 		bitmap_clear(mv->dirty, s, e - s);
 		mv->nr_dirty = bitmap_weight(mv->dirty, bits);
 		mutex_unlock(&mv->data_lock);

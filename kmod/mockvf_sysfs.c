@@ -72,7 +72,7 @@ static ssize_t digest_show(struct kobject *kobj, struct kobj_attribute *a,
 	u64 d;
 
 	mutex_lock(&mv->data_lock);
-	d = mockvf_digest(mv->phash, mv->state_size);
+	d = mockvf_store_digest(mv->st);
 	mutex_unlock(&mv->data_lock);
 	return sysfs_emit(buf, "%016llx\n", d);
 }
@@ -114,8 +114,7 @@ static ssize_t state_size_store(struct kobject *kobj,
 {
 	struct mockvf_dev *mv = kobj_mv(kobj);
 	unsigned long *dirty, *old_dirty;
-	u64 *phash, *old_phash;
-	void *data, *old;
+	struct mockvf_store *st, *old;
 	u64 v;
 	int ret;
 
@@ -124,10 +123,10 @@ static ssize_t state_size_store(struct kobject *kobj,
 		return ret;
 	if (!v || v > MOCKVF_MAX_STATE_SIZE || v % MOCKVF_PAGE)
 		return -EINVAL;
-	data = vmalloc(v);
-	dirty = bitmap_zalloc(v / MOCKVF_PAGE, GFP_KERNEL);
-	phash = vmalloc_array(v / MOCKVF_PAGE, sizeof(u64));
-	if (!data || !dirty || !phash) {
+	/* metadata only: the pages are generated from a new seed */
+	st = mockvf_store_alloc(v, get_random_u64());
+	dirty = mockvf_bitmap_zalloc(v / MOCKVF_PAGE);
+	if (!st || !dirty) {
 		ret = -ENOMEM;
 		goto out_free;
 	}
@@ -142,29 +141,50 @@ static ssize_t state_size_store(struct kobject *kobj,
 		goto out_free;
 	}
 	mutex_lock(&mv->data_lock);
-	mockvf_fill(data, v, &mv->rng);
-	mockvf_rehash(data, phash, 0, v / MOCKVF_PAGE);
-	old = mv->data;
+	old = mv->st;
 	old_dirty = mv->dirty;
-	old_phash = mv->phash;
-	mv->data = data;
+	mv->st = st;
 	mv->dirty = dirty;
-	mv->phash = phash;
 	mv->nr_dirty = 0;
 	WRITE_ONCE(mv->state_size, v);
 	mutex_unlock(&mv->data_lock);
 	mockvf_state_mutex_unlock(mv);
-	data = old;
+	st = old;
 	dirty = old_dirty;
-	phash = old_phash;
 	ret = count;
 out_free:
-	vfree(phash);
-	bitmap_free(dirty);
-	vfree(data);
+	mockvf_store_free(st);
+	kvfree(dirty);
 	return ret;
 }
 MV_RW(state_size);
+
+static ssize_t state_mem_show(struct kobject *kobj,
+			      struct kobj_attribute *a, char *buf)
+{
+	struct mockvf_dev *mv = kobj_mv(kobj);
+	unsigned long m;
+
+	mutex_lock(&mv->data_lock);
+	m = mockvf_store_mem(mv->st) +
+	    BITS_TO_LONGS(mv->st->nr_pages) * sizeof(long);
+	mutex_unlock(&mv->data_lock);
+	return sysfs_emit(buf, "%lu\n", m);
+}
+MV_RO(state_mem);
+
+static ssize_t state_overlay_pages_show(struct kobject *kobj,
+					struct kobj_attribute *a, char *buf)
+{
+	struct mockvf_dev *mv = kobj_mv(kobj);
+	unsigned long n;
+
+	mutex_lock(&mv->data_lock);
+	n = mv->st->nr_ovl;
+	mutex_unlock(&mv->data_lock);
+	return sysfs_emit(buf, "%lu\n", n);
+}
+MV_RO(state_overlay_pages);
 
 static ssize_t dirty_rate_show(struct kobject *kobj,
 			       struct kobj_attribute *a, char *buf)
@@ -618,6 +638,8 @@ static struct attribute *mockvf_attrs[] = {
 	&resume_bytes_attr.attr,
 	&resume_image_ns_attr.attr,
 	&state_size_attr.attr,
+	&state_mem_attr.attr,
+	&state_overlay_pages_attr.attr,
 	&dirty_rate_attr.attr,
 	&reconfig_interval_ms_attr.attr,
 	&reconfig_attr.attr,

@@ -8,7 +8,6 @@
  */
 #include <linux/ktime.h>
 #include <linux/math64.h>
-#include <linux/unaligned.h>
 
 #include "mockvf.h"
 
@@ -43,13 +42,10 @@ void mockvf_set_running(struct mockvf_dev *mv, bool running)
 /* Context: data_lock held. */
 static void mockvf_reconfig_locked(struct mockvf_dev *mv)
 {
-	unsigned long cfg = min(mv->state_size, MOCKVF_PAGE);
-
 	lockdep_assert_held(&mv->data_lock);
 	mv->gen++;
-	mockvf_fill(mv->data, cfg, &mv->rng);
-	put_unaligned_le32(mv->gen, mv->data);
-	mockvf_rehash(mv->data, mv->phash, 0, 1);
+	/* the configuration page: its next version */
+	mockvf_store_bump(mv->st, 0);
 	/* the new full image covers every page */
 	bitmap_zero(mv->dirty, mv->state_size / MOCKVF_PAGE);
 	mv->nr_dirty = 0;
@@ -75,17 +71,13 @@ void mockvf_reconfig(struct mockvf_dev *mv)
 static void mockvf_dirty_pages(struct mockvf_dev *mv, u64 pages)
 {
 	unsigned long nbits = mv->state_size / MOCKVF_PAGE, idx;
-	u64 r;
-	u8 *p;
 
 	lockdep_assert_held(&mv->data_lock);
 	pages = min_t(u64, pages, nbits);
 	while (pages--) {
-		r = mockvf_rand(&mv->rng);
-		idx = (r >> 32) % nbits;
-		p = mv->data + idx * MOCKVF_PAGE + ((r & 0xfff) & ~7ULL);
-		put_unaligned_le64(mockvf_rand(&mv->rng), p);
-		mockvf_rehash(mv->data, mv->phash, idx, 1);
+		idx = (mockvf_rand(&mv->rng) >> 32) % nbits;
+		/* a write to the page: its next generated version */
+		mockvf_store_bump(mv->st, idx);
 		if (!__test_and_set_bit(idx, mv->dirty))
 			mv->nr_dirty++;
 	}

@@ -206,7 +206,7 @@ static inline long fuzz_wait_refcnt(long want)
 #define MVS_PAGE 4096U
 #define MVS_CHUNK (256U << 10)
 #define MVS_MAX_PAYLOAD (MVS_CHUNK + 8)
-#define MVS_MAX_STATE (64ULL << 20)
+#define MVS_MAX_STATE (8ULL << 30)	/* MOCKVF_MAX_STATE_SIZE */
 enum { MVS_INFO = 1, MVS_DATA = 2, MVS_END = 3 };
 
 static inline uint64_t le64_get(const uint8_t *p)

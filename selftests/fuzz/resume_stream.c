@@ -404,7 +404,7 @@ static enum expect mutate(struct frng *g, const struct mbuf *raw,
 		{
 			uint64_t sz = le64_get(s.r[i].pay), ns = odd_value(g);
 
-			/* a 64 MiB shadow is legal but slow under TCG */
+			/* the largest shadow is legal (metadata only) */
 			if (ns == MVS_MAX_STATE && !frng_one_in(g, 8))
 				ns = 2 * sz;
 			if (ns == sz)

@@ -61,7 +61,8 @@ TEST(state_size)
 	expect_einval(u, "state_size", "6000");
 	expect_einval(u, "state_size", "abc");
 	expect_einval(u, "state_size", "-4096");
-	expect_einval(u, "state_size", "67112960");	/* 64 MiB + 4 KiB */
+	expect_einval(u, "state_size", "8589938688");	/* 8 GiB + 4 KiB */
+	expect_einval(u, "state_size", "18446744073709547520");
 	ASSERT_EQ(16384, mvt_attr_u64(u, "state_size"));
 	snprintf(d1, sizeof(d1), "%s", mvt_attr(u, "digest"));
 	mvt_set(u, "state_size", "8192");

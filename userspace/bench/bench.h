@@ -85,6 +85,12 @@ int bench_reinit(const struct bench_cfg *cfg);
 int bench_datapath(const struct bench_cfg *cfg);
 /* Table 1c: QEMU ($VFIO_MIGTEST_QEMU) beside the engine on cx7 devices. */
 int bench_qemu(const struct bench_cfg *cfg);
+/*
+ * bench_raw_copy_mbps() - MB/s of one plain save-fd -> resume-fd copy of a
+ * @size byte state (nopre, instant firmware): what the rig's CPUs move
+ * through mockvf without a firmware model; < 0 on error.
+ */
+double bench_raw_copy_mbps(const char *size);
 /* Table 3, second half: libvfiomig vs the bare ioctl per transition. */
 int bench_transition_overhead(const struct bench_cfg *cfg);
 

@@ -18,16 +18,16 @@
 #include <string.h>
 
 #define DATAPATH_PROFILE "nopre"
-#define DATAPATH_STATE "67108864"	/* 64 MiB: the mock's maximum */
+#define DATAPATH_STATE "67108864"	/* 64 MiB */
 #define RAW_CHUNK (1 << 20)
 
-/* Every firmware latency 0, bandwidth unlimited, the largest state. */
-static int instant_firmware(struct bench_devs *d)
+/* Every firmware latency 0, bandwidth unlimited, a state of @size. */
+static int instant_firmware_size(struct bench_devs *d, const char *size)
 {
 	char path[256];
 	struct dirent *e;
 	DIR *dir;
-	int ret = bench_devs_set(d, "state_size", DATAPATH_STATE, true);
+	int ret = bench_devs_set(d, "state_size", size, true);
 
 	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/mockvf/timing",
 		 d->src[0]);
@@ -44,6 +44,11 @@ static int instant_firmware(struct bench_devs *d)
 	}
 	closedir(dir);
 	return ret;
+}
+
+static int instant_firmware(struct bench_devs *d)
+{
+	return instant_firmware_size(d, DATAPATH_STATE);
 }
 
 /* One plain copy of @d's first pair; returns MB/s, or < 0 on error. */
@@ -122,6 +127,20 @@ static double engine_copy(const struct bench_cfg *cfg, const char *transport,
 	if (ret || res.xfer_ms <= 0)
 		return -1;
 	return res.stopcopy_bytes[0] / 1e6 / (res.xfer_ms / 1e3);
+}
+
+double bench_raw_copy_mbps(const char *size)
+{
+	struct bench_devs d;
+	double mbps;
+	int ret = bench_devs_create(&d, 1, DATAPATH_PROFILE);
+
+	if (ret)
+		return -1;
+	ret = instant_firmware_size(&d, size);
+	mbps = ret ? -1 : raw_copy(&d);
+	bench_devs_remove(&d);
+	return mbps;
 }
 
 int bench_datapath(const struct bench_cfg *cfg)

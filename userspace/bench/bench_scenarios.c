@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "mockvf_dev.h"
 #include "timeline.h"
+#include "vfiomig.h"
 
 #include <errno.h>
 #include <math.h>
@@ -83,12 +84,17 @@ static int closest(const double *v, int n, double target)
  * engine options; @setup (may be NULL) steers the devices first.  Fills
  * @total (downtime) and, if non-NULL, @dev0 (device 0's share).
  */
+/* Of the last figure(): ms from the engine's start until destination 0
+ * had its first image (resume_image_ns). */
+static struct bench_stat last_image_ms;
+
 static int figure(const struct bench_cfg *cfg, const char *name, int n,
 		  const char *profile, const char *const *extra,
 		  int (*setup)(struct bench_devs *), struct bench_stat *total,
 		  struct bench_stat *dev0)
 {
 	double down[BENCH_MAX_REPS], share[BENCH_MAX_REPS];
+	double img[BENCH_MAX_REPS];
 	char json[512];
 
 	for (int r = 0; r < cfg->reps; r++) {
@@ -102,8 +108,13 @@ static int figure(const struct bench_cfg *cfg, const char *name, int n,
 		ret = setup ? setup(&d) : 0;
 		snprintf(json, sizeof(json), "%s/raw/%s-%d.json", cfg->outdir,
 			 name, r);
+		unsigned long long t0 = vfiomig_now_ns(), t_img = 0;
+
 		if (!ret)
 			ret = bench_migrate(cfg, &d, extra, json, &res);
+		if (!ret)
+			mockvf_attr_u64(d.dst[0], "resume_image_ns", &t_img);
+		img[r] = t_img > t0 ? (t_img - t0) / 1e6 : 0;
 		bench_devs_remove(&d);
 		if (ret) {
 			fprintf(stderr, "vfio-migbench: %s run %d failed\n", name,
@@ -114,6 +125,7 @@ static int figure(const struct bench_cfg *cfg, const char *name, int n,
 		share[r] = res.dev_ms[0];
 	}
 	*total = bench_stat_of(down, cfg->reps);
+	last_image_ms = bench_stat_of(img, cfg->reps);
 	if (dev0)
 		*dev0 = bench_stat_of(share, cfg->reps);
 	keep_run(cfg, name, closest(down, cfg->reps, total->median));
@@ -199,35 +211,74 @@ int bench_parallel(const struct bench_cfg *cfg)
 
 /*
  * One busy device (0) and 3 idle cx7 devices.  The reference's busy VF holds
- * 1 GB of device data that its firmware moves at about 1 GB/s; the mock
- * keeps at most 64 MiB, so the busy device gets 64 MiB at 64 MiB/s (save
- * and load): an image costs the same second.  It dirties 8 MiB/s and
- * re-configures itself BUSY_RECONFIG_MS after it is opened: after its
- * first image went across (about 1.3 s in) and before the switchover,
- * which --min-precopy-ms holds until about 1.7 s (precopy starts some
- * 400 ms in, after four save_start commands).  Without REINIT the engine
- * cannot know that the new image is initial data: it switches over with
- * most of it unread and the image lands in the downtime, as in the seed.
- * With REINIT the image is re-sent and acked first; the next
- * re-configuration comes after that.
+ * 1 GB of device data that its firmware moves at about 1 GB/s.  Two rows:
+ *
+ * - the stand-in: 64 MiB at 64 MiB/s (save and load), so an image costs
+ *   the same second as the seed's, within what the rig's CPUs can move;
+ * - the real size: 1 GiB at 1 GiB/s (cx7's modelled bandwidth), the
+ *   generated state of mockvf.  The rig's emulated CPUs move a generated
+ *   state at a few hundred MB/s or less (generate, copy, verify, hash),
+ *   so there the CPUs bound an image, not the model; bench_reinit()
+ *   measures both rates and prints which bounds each row.
+ *
+ * The busy device dirties 8 MiB/s and re-configures itself reconfig_ms
+ * after it is set up: after its first image went across (for the
+ * stand-in about 1.3 s in) and before the switchover, which
+ * --min-precopy-ms holds until about 200 ms after the re-configuration
+ * (precopy starts some 400 ms in, after four save_start commands).  For
+ * the 1 GiB row both are scaled from a probe migration's first-image
+ * time.  Without REINIT the engine cannot know that the new image is
+ * initial data: it switches over with most of it unread and the image
+ * lands in the downtime, as in the seed.  With REINIT the image is re-sent
+ * and acked first; the next re-configuration comes after that.
  */
 #define BUSY_STATE "67108864"
 #define BUSY_BW_KBPS "65536"
 #define BUSY_RECONFIG_MS "1500"
 #define BUSY_MIN_PRECOPY_MS "1300"
+#define BIG_STATE "1073741824"
+#define BIG_BW_KBPS "1048576"
+
+struct busy_cfg {
+	const char *state, *bw_kbps;
+	char reconfig_ms[16];		/* "0": none (the probe) */
+	char min_precopy_ms[16];
+	const char *max_rounds;		/* NULL: the engine's default */
+	const char *opts[7];
+};
+
+static struct busy_cfg busy_small = {
+	.state = BUSY_STATE, .bw_kbps = BUSY_BW_KBPS,
+	.reconfig_ms = BUSY_RECONFIG_MS, .min_precopy_ms = BUSY_MIN_PRECOPY_MS,
+};
+/*
+ * The engine's default of 64 precopy rounds ends precopy long before a
+ * 1 GiB image crawls across the rig (a round is one pass over the
+ * devices): lift it, so the switchover waits for the acks as it does for
+ * the stand-in.
+ */
+static struct busy_cfg busy_big = {
+	.state = BIG_STATE, .bw_kbps = BIG_BW_KBPS, .max_rounds = "1000000",
+};
+static const struct busy_cfg *busy_cur;
 
 static int busy_first(struct bench_devs *d, bool reinit)
 {
-	int ret = mockvf_attr_write(d->src[0], "state_size", BUSY_STATE);
+	const struct busy_cfg *b = busy_cur;
+	int ret = mockvf_attr_write(d->src[0], "state_size", b->state);
+	char dg[32];
 
 	if (!ret)
-		ret = mockvf_attr_write(d->dst[0], "state_size", BUSY_STATE);
+		ret = mockvf_attr_write(d->dst[0], "state_size", b->state);
+	/* hash the generated pages now, not in the save_start at the stop */
+	if (!ret)
+		ret = mockvf_attr_read(d->src[0], "digest", dg, sizeof(dg));
 	if (!ret)
 		ret = mockvf_attr_write(d->src[0], "timing/save_bw_kbps",
-					BUSY_BW_KBPS);
+					b->bw_kbps);
 	if (!ret)
 		ret = mockvf_attr_write(d->dst[0], "timing/load_bw_kbps",
-					BUSY_BW_KBPS);
+					b->bw_kbps);
 	if (!ret)
 		ret = mockvf_attr_write(d->src[0], "dirty_rate", "8388608");
 	for (int i = 0; i < d->n && !ret; i++)
@@ -235,14 +286,20 @@ static int busy_first(struct bench_devs *d, bool reinit)
 					reinit ? "1" : "0");
 	if (!ret)
 		ret = mockvf_attr_write(d->src[0], "reconfig_interval_ms",
-					BUSY_RECONFIG_MS);
+					b->reconfig_ms);
 	return ret;
 }
 
-static const char *const busy_opts[] = {
-	"--transitions", "parallel", "--min-precopy-ms", BUSY_MIN_PRECOPY_MS,
-	NULL
-};
+static void busy_set_opts(struct busy_cfg *b)
+{
+	b->opts[0] = "--transitions";
+	b->opts[1] = "parallel";
+	b->opts[2] = "--min-precopy-ms";
+	b->opts[3] = b->min_precopy_ms;
+	b->opts[4] = b->max_rounds ? "--max-rounds" : NULL;
+	b->opts[5] = b->max_rounds;
+	b->opts[6] = NULL;
+}
 
 static int busy_without_reinit(struct bench_devs *d)
 {
@@ -254,33 +311,112 @@ static int busy_with_reinit(struct bench_devs *d)
 	return busy_first(d, true);
 }
 
+struct busy_row {
+	struct bench_stat off, on, off_busy, on_busy, img_ms;
+};
+
+static int busy_figures(const struct bench_cfg *cfg, struct busy_cfg *b,
+			const char *tag, struct busy_row *row)
+{
+	char name[64];
+	int ret;
+
+	busy_cur = b;
+	busy_set_opts(b);
+	snprintf(name, sizeof(name), "reinit-off%s", tag);
+	ret = figure(cfg, name, 4, "cx7", b->opts, busy_without_reinit,
+		     &row->off, &row->off_busy);
+	row->img_ms = last_image_ms;
+	snprintf(name, sizeof(name), "reinit-on%s", tag);
+	if (!ret)
+		ret = figure(cfg, name, 4, "cx7", b->opts, busy_with_reinit,
+			     &row->on, &row->on_busy);
+	return ret;
+}
+
+static void busy_print(const char *label, const struct busy_row *r)
+{
+	printf("%-13s off |", label);
+	print_stat(r->off);
+	print_stat(r->off_busy);
+	printf(" |       %5.0f  %5.0f\n", SEED004_OFF_TOTAL, SEED004_OFF_BUSY);
+	printf("%-13s on  |", "");
+	print_stat(r->on);
+	print_stat(r->on_busy);
+	printf(" |       %5.0f  %5.0f\n", SEED004_ON_TOTAL, SEED004_ON_BUSY);
+	printf("%-13s     REINIT cuts total downtime by %.0f%% (target >= 60%%, "
+	       "seed 43%%), the busy device's by %.0f%% (seed 67%%)\n", "",
+	       100 * (1 - r->on.median / r->off.median),
+	       100 * (1 - r->on_busy.median / r->off_busy.median));
+}
+
+/* What bounds an image of @bytes: the model's @model_mbps or the rig's. */
+static void busy_bound(const char *label, double bytes, double model_mbps,
+		       double rig_mbps, double img_ms)
+{
+	printf("%s: model %.0f MB/s, rig raw copy %.0f MB/s: bounded by %s; "
+	       "first image at the destination %.0f ms after the engine "
+	       "started (%.0f ms of it at the model's rate)\n", label,
+	       model_mbps, rig_mbps,
+	       model_mbps <= rig_mbps ? "the firmware model's bandwidth" :
+					"the rig's emulated CPUs",
+	       img_ms, bytes / model_mbps / 1e3);
+}
+
 int bench_reinit(const struct bench_cfg *cfg)
 {
-	struct bench_stat off, on, off_busy, on_busy;
+	struct bench_cfg probe_cfg = *cfg;
+	struct bench_stat off, dummy;
+	struct busy_row small, big;
+	double rig_small, rig_big, t_img;
+	unsigned int rms;
 	int ret;
 
 	printf("\nTable 2: REINIT and per-device switchover-ack (seed 004): 4 cx7 "
 	       "devices, device 0 busy, downtime ms, median [min-max] of %d\n",
 	       cfg->reps);
-	ret = figure(cfg, "reinit-off", 4, "cx7", busy_opts, busy_without_reinit,
-		     &off, &off_busy);
-	if (!ret)
-		ret = figure(cfg, "reinit-on", 4, "cx7", busy_opts,
-			     busy_with_reinit, &on, &on_busy);
+	ret = busy_figures(cfg, &busy_small, "", &small);
 	if (ret)
 		return ret;
-	printf("REINIT | %-18s %-18s | seed: total  busy\n", "total", "busy device");
-	printf("off    |");
-	print_stat(off);
-	print_stat(off_busy);
-	printf(" |       %5.0f  %5.0f\n", SEED004_OFF_TOTAL, SEED004_OFF_BUSY);
-	printf("on     |");
-	print_stat(on);
-	print_stat(on_busy);
-	printf(" |       %5.0f  %5.0f\n", SEED004_ON_TOTAL, SEED004_ON_BUSY);
-	printf("REINIT cuts total downtime by %.0f%% (target >= 60%%, seed 43%%), "
-	       "the busy device's by %.0f%% (seed 67%%)\n",
-	       100 * (1 - on.median / off.median),
-	       100 * (1 - on_busy.median / off_busy.median));
+	rig_small = bench_raw_copy_mbps(BUSY_STATE);
+	rig_big = bench_raw_copy_mbps(BIG_STATE);
+	if (rig_small < 0 || rig_big < 0)
+		return -EIO;
+
+	/* probe: when does the 1 GiB device's first image arrive? */
+	probe_cfg.reps = 1;
+	busy_cur = &busy_big;
+	snprintf(busy_big.reconfig_ms, sizeof(busy_big.reconfig_ms), "0");
+	snprintf(busy_big.min_precopy_ms, sizeof(busy_big.min_precopy_ms),
+		 "0");
+	busy_set_opts(&busy_big);
+	ret = figure(&probe_cfg, "reinit-probe-1g", 4, "cx7", busy_big.opts,
+		     busy_with_reinit, &off, &dummy);
+	if (ret)
+		return ret;
+	t_img = last_image_ms.median;
+	if (t_img <= 0)
+		return -EIO;
+	/* re-configure 20% + 300 ms after that, switch over 200 ms later */
+	rms = (unsigned int)(t_img * 1.2 + 300);
+	snprintf(busy_big.reconfig_ms, sizeof(busy_big.reconfig_ms), "%u",
+		 rms);
+	snprintf(busy_big.min_precopy_ms, sizeof(busy_big.min_precopy_ms),
+		 "%u", rms - 200);
+	ret = busy_figures(cfg, &busy_big, "-1g", &big);
+	if (ret)
+		return ret;
+
+	printf("busy device   REINIT | %-18s %-18s | seed: total  busy\n",
+	       "total", "busy device");
+	busy_print("64MiB@64MiB/s", &small);
+	busy_print("1GiB@1GiB/s", &big);
+	busy_bound("64 MiB @ 64 MiB/s (stand-in)", 64.0 * 1048576,
+		   65536 * 1024 / 1e6, rig_small, small.img_ms.median);
+	busy_bound("1 GiB @ 1 GiB/s", 1073741824.0, 1048576 * 1024 / 1e6,
+		   rig_big, big.img_ms.median);
+	printf("1 GiB row: re-configuration at %u ms, --min-precopy-ms %u "
+	       "--max-rounds %s (probe: first image after %.0f ms)\n", rms,
+	       rms - 200, busy_big.max_rounds, t_img);
 	return 0;
 }
