@@ -358,13 +358,29 @@ static inline u64 mockvf_hash_word(u64 h, u64 w)
 	return h ^ (h >> 31);
 }
 
+/*
+ * mockvf_rand() - xorshift64* step: the next pseudo-random word of @rng
+ * (nonzero).  Inline: generated state calls it once per 8 bytes on both
+ * ends of a stream; out of line it cost the TCG rig's raw stop-copy copy
+ * 60% of its speed (76 vs 206 MB/s).
+ */
+static inline u64 mockvf_rand(u64 *rng)
+{
+	u64 x = *rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*rng = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
 /* mockvf_main.c */
 u64 mockvf_hash64(u64 h, const void *buf, size_t len);
 u64 mockvf_hash_init(void);
 u64 mockvf_hash_final(u64 h);
 u64 mockvf_page_hash(const void *page);
 u64 mockvf_digest(const u64 *phash, unsigned long size);
-u64 mockvf_rand(u64 *rng);
 
 /* mockvf_store.c */
 unsigned long *mockvf_bitmap_zalloc(unsigned long bits);

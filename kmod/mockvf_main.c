@@ -155,17 +155,6 @@ u64 mockvf_digest(const u64 *phash, unsigned long size)
 	return mockvf_hash_final(h);
 }
 
-u64 mockvf_rand(u64 *rng)
-{
-	u64 x = *rng;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*rng = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
 /* ---- vfio_device ops ---- */
 
 static int mockvf_init_dev(struct vfio_device *vdev)
