@@ -42,6 +42,31 @@ struct read_ahead {
 	uint64_t read_ns;
 };
 
+/*
+ * Read until @buf holds @chunk bytes or the stream ends.  A device returns
+ * what it has queued (mlx5 one firmware buffer, mockvf up to 1 MiB), so a
+ * single read often brings a fraction of a chunk; every chunk becomes a
+ * record that is handed to a sender, a receiver and a loader thread, and
+ * under emulation those wake-ups cost more than the reads.  Bytes read
+ * before an error are dropped with the stream: the error ends the drain.
+ */
+static int fill(struct vfiomig_device *dev, uint8_t *buf, size_t chunk,
+		size_t *got)
+{
+	*got = 0;
+	while (*got < chunk) {
+		size_t n = 0;
+		int ret = vfiomig_device_read(dev, buf + *got, chunk - *got, &n);
+
+		if (ret)
+			return ret;
+		if (!n)
+			break;
+		*got += n;
+	}
+	return 0;
+}
+
 static void *reader(void *arg)
 {
 	struct read_ahead *ra = arg;
@@ -61,7 +86,7 @@ static void *reader(void *arg)
 		if (stop)
 			return NULL;
 		t0 = vfiomig_now_ns();
-		ret = vfiomig_device_read(ra->dev, sl->buf, ra->chunk, &got);
+		ret = fill(ra->dev, sl->buf, ra->chunk, &got);
 		pthread_mutex_lock(&ra->lock);
 		ra->read_ns += vfiomig_now_ns() - t0;
 		sl->len = got;
