@@ -29,6 +29,7 @@ struct feeder {
 	int fd;
 	size_t bytes;
 	bool close_after;
+	unsigned pace_us;	/* pause between writes: reads come back short */
 };
 
 /* Writes a counting byte pattern into the pipe, then closes it (EOF). */
@@ -47,6 +48,8 @@ static void *feed(void *arg)
 		if (write(f->fd, buf, n) != (ssize_t)n)
 			break;
 		off += n;
+		if (f->pace_us)
+			usleep(f->pace_us);
 	}
 	if (f->close_after)
 		close(f->fd);
@@ -125,6 +128,32 @@ static void every_byte_in_order(void **state)
 	drain(1 << 20, 0);		/* inline, estimate too low */
 	drain(10, 10);			/* inline */
 	drain(0, UINT64_MAX);		/* empty stream */
+}
+
+/*
+ * The feeder writes 1000 bytes at a time and pauses, so single pipe reads
+ * come back short; the helper thread still hands the sink whole chunks (fewer records
+ * downstream), and only the last one may be short.
+ */
+static void helper_thread_passes_whole_chunks(void **state)
+{
+	struct vfiomig_device dev;
+	struct feeder f = { .bytes = 64 * CHUNK + 100, .close_after = true,
+			    .pace_us = 200 };
+	struct checker c = { 0 };
+	uint8_t buf[CHUNK];
+	uint64_t read_ns = 0, total = 0;
+	pthread_t th;
+
+	(void)state;
+	start_feeder(&f, &dev, &th);
+	assert_int_equal(0, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX, NULL,
+					  check_sink, &c, &read_ns, &total));
+	pthread_join(th, NULL);
+	close(dev.data_fd);
+	assert_false(c.bad);
+	assert_int_equal(f.bytes, c.seen);
+	assert_int_equal(65, c.calls);
 }
 
 static void sink_error_stops_the_drain(void **state)
@@ -326,6 +355,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_byte_in_order),
+		cmocka_unit_test(helper_thread_passes_whole_chunks),
 		cmocka_unit_test(sink_error_stops_the_drain),
 		cmocka_unit_test(read_error_is_returned),
 		cmocka_unit_test(abort_ends_a_blocked_read),
