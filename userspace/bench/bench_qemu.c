@@ -43,6 +43,34 @@ static const struct {
 	double seq, par;
 } seed002_qemu[] = { { 1, 497, 493 }, { 2, 758, 653 }, { 4, 1385, 986 } };
 
+/*
+ * Both engines' rows model a switchover that waited for every initial
+ * image (switchover-ack): one that did not would time the images' transfer
+ * as downtime and say nothing about the calibration.  0, or -1 with @err
+ * naming the device.
+ */
+static int images_before_downtime(const struct bench_devs *d,
+				  uint64_t start_ns, char *err, size_t errlen)
+{
+	for (int i = 0; i < d->n; i++) {
+		unsigned long long t_img = 0;
+		int ret = mockvf_attr_u64(d->dst[i], "resume_image_ns", &t_img);
+
+		if (ret) {
+			snprintf(err, errlen, "%s: resume_image_ns: %s",
+				 d->dst[i], strerror(-ret));
+			return -1;
+		}
+		if (!t_img || t_img > start_ns) {
+			snprintf(err, errlen,
+				 "%s: initial image not across before the downtime began (at %llu ns, downtime from %llu ns)",
+				 d->dst[i], t_img, (unsigned long long)start_ns);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int device_downtime(const struct bench_devs *d, double *ms, char *err,
 			   size_t errlen)
 {
@@ -70,26 +98,8 @@ static int device_downtime(const struct bench_devs *d, double *ms, char *err,
 		if (!ret && !r.ok)
 			ret = -1;
 	}
-	/*
-	 * The rows model a switchover that waited for every initial image
-	 * (switchover-ack): one that did not would time the image's transfer
-	 * as downtime and say nothing about the calibration.
-	 */
-	for (i = 0; i < d->n && !ret; i++) {
-		unsigned long long t_img = 0;
-
-		ret = mockvf_attr_u64(d->dst[i], "resume_image_ns", &t_img);
-		if (ret)
-			snprintf(err, errlen, "%s: resume_image_ns: %s",
-				 d->dst[i], strerror(-ret));
-		else if (!t_img || t_img > r.start_ns) {
-			snprintf(err, errlen,
-				 "%s: initial image not across before the downtime began (at %llu ns, downtime from %llu ns)",
-				 d->dst[i], t_img,
-				 (unsigned long long)r.start_ns);
-			ret = -1;
-		}
-	}
+	if (!ret)
+		ret = images_before_downtime(d, r.start_ns, err, errlen);
 	for (i = 0; i < d->n; i++) {
 		dt_log_free(&src[i]);
 		dt_log_free(&dst[i]);
