@@ -5,6 +5,7 @@
  * request after the stop, and the invariant that the source never
  * switches over with an outstanding ack.
  */
+#include <stdbool.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,13 +137,38 @@ struct poke {
 	const char *uuid;
 	unsigned delay_ms;
 	const char *save_bw_kbps;	/* NULL: leave the firmware's speed */
+	/*
+	 * When set, delay_ms counts from the moment this destination has
+	 * taken in resume_bytes, not from the start: a debug kernel moves
+	 * the first image several times slower than a production one, so a
+	 * fixed delay can land before the source asked for its first ack.
+	 */
+	const char *after_dst;
+	unsigned long long resume_bytes;
 };
+
+/* Wait for @p's destination to take in its bytes: false after 60 s. */
+static bool wait_resume_bytes(const struct poke *p)
+{
+	for (int ms = 0; ms < 60000; ms += 5) {
+		unsigned long long v;
+
+		if (!mockvf_attr_u64(p->after_dst, "resume_bytes", &v) &&
+		    v >= p->resume_bytes)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
 
 /* After delay_ms, optionally slow the device's save, then re-configure it. */
 static void *reconfig_later(void *arg)
 {
 	struct poke *p = arg;
 
+	if (p->after_dst && !wait_resume_bytes(p))
+		mt_log("%s never took in %llu bytes", p->after_dst,
+		       p->resume_bytes);
 	usleep(p->delay_ms * 1000);
 	if (p->save_bw_kbps)
 		mockvf_attr_write(p->uuid, "timing/save_bw_kbps",
@@ -176,7 +202,7 @@ TEST_TIMEOUT(reinit_during_precopy, 120)
 	pair("tiny", "tiny", src, dst);
 	vfiomig_opts_init(&o);
 	o.min_precopy_ms = 3000;
-	struct poke p = { src[0], 1000, NULL };
+	struct poke p = { .uuid = src[0], .delay_ms = 1000 };
 	struct eu_result *r = migrate_with_reconfig(src, dst, &o, &p);
 	mt_log("dev0: %d reinit, %d requests, %d acks; dev1: %d requests, %d acks",
 	       eu_count(r->rep, "reinit", 0), eu_count(r->rep, "ack-request", 0),
@@ -278,10 +304,13 @@ static void check_no_outstanding(const struct vfiomig_report *rep)
 /*
  * An ack in flight for the old image must not clear a device that reported
  * REINIT since.  Device 0 has 4 MiB of state; its first image crosses at
- * once but loads at 2 MiB/s, so its ack comes ~2 s in.  At 0.5 s its save
- * slows to 2 MiB/s and it re-configures: the new image streams until ~2.5 s,
- * after the old ack arrived, and a round limit of 4 would let the source
- * switch over then.  It must wait for the second request's ack.
+ * once but loads at 2 MiB/s in the write that completes it, so its ack
+ * comes ~2 s after the data crossed.  Once the destination took in all
+ * but that last 1 MiB write (so the source has read the whole image and
+ * asked for the ack), and 200 ms more, the source's save slows to 2 MiB/s
+ * and it re-configures: the new image streams for ~2 s, past the old ack,
+ * and a round limit of 4 would let the source switch over then.  It must
+ * wait for the second request's ack.
  */
 TEST_TIMEOUT(reinit_while_ack_in_flight, 120)
 {
@@ -294,7 +323,8 @@ TEST_TIMEOUT(reinit_while_ack_in_flight, 120)
 	eu_set(dst[0], "timing/load_bw_kbps", "2048");
 	vfiomig_opts_init(&o);
 	o.max_rounds = 4;
-	struct poke p = { src[0], 500, "2048" };
+	struct poke p = { .uuid = src[0], .delay_ms = 200, .save_bw_kbps = "2048",
+			  .after_dst = dst[0], .resume_bytes = 3u << 20 };
 	struct eu_result *r = migrate_with_reconfig(src, dst, &o, &p);
 	mt_log("dev0: %d reinit, %d requests, %d acks",
 	       eu_count(r->rep, "reinit", 0), eu_count(r->rep, "ack-request", 0),
