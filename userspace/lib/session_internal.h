@@ -18,6 +18,13 @@
 /* ---- in-memory channels (mem_chan.c) --------------------------------- */
 
 struct vm_mem_end;	/* one end of an in-process channel */
+
+/*
+ * Full-size payload buffers alive per direction of an in-memory channel,
+ * queued, held by the receiver or being filled (vm_chan_tx_buffer()
+ * waits for one beyond that).  Why 8: mem_chan.c.
+ */
+#define VM_MEM_FULL_MAX 8
 struct vm_msg;		/* one record in it: header, then payload */
 
 /* A connected pair of ends; each is freed by vm_mem_end_close(). */

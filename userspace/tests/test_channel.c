@@ -334,7 +334,7 @@ static void memory_take_payload(void **state)
  */
 static void memory_buffer_bound(void **state)
 {
-	uint8_t *held[16], *extra = NULL;
+	uint8_t *held[VM_MEM_FULL_MAX + 1], *extra = NULL;
 	struct vfiomig_wire_hdr h;
 	struct vm_msg *msg;
 	uint8_t *data;
@@ -344,9 +344,9 @@ static void memory_buffer_bound(void **state)
 	(void)state;
 	open_pair_on(&p, 300, true);
 	while (!(ret = vm_chan_tx_buffer(&p.ca, &held[n])))
-		assert_true(++n < 16);
+		assert_true(++n <= VM_MEM_FULL_MAX);
 	assert_int_equal(-ETIMEDOUT, ret);
-	assert_int_equal(4, n);
+	assert_int_equal(VM_MEM_FULL_MAX, n);
 	memset(held[0], 0xa5, 4096);
 	assert_int_equal(0, vm_chan_send_buffer(&p.ca, VFIOMIG_REC_STOPCOPY_DATA,
 						1, held[0], 4096));
