@@ -36,7 +36,7 @@ const char *const mockvf_state_names[MOCKVF_NR_STATES] = {
 		 VFIO_MIGRATION_PRE_COPY)
 
 /*
- * cx7: 365 ms of firmware time per device on the downtime path, 335 of it
+ * cx7: 380 ms of firmware time per device on the downtime path, 350 of it
  * on the source, calibrated with QEMU itself (its reported downtime for
  * 1, 2 and 4 devices against the seed's): "cx7 calibration" in
  * docs/mockvf.md.
@@ -44,7 +44,7 @@ const char *const mockvf_state_names[MOCKVF_NR_STATES] = {
 #define CX7_TIMING {							\
 	.us = {								\
 		[MOCKVF_FW_SUSPEND_INIT] = 120000,			\
-		[MOCKVF_FW_SUSPEND_RESP] = 155000,			\
+		[MOCKVF_FW_SUSPEND_RESP] = 170000,			\
 		[MOCKVF_FW_RESUME_INIT] = 10000,			\
 		[MOCKVF_FW_RESUME_RESP] = 10000,			\
 		[MOCKVF_FW_SAVE_START] = 60000,				\

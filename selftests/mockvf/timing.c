@@ -29,7 +29,7 @@
 #define FW_SAVE_PARAM "/sys/module/mockvf/parameters/fw_max_concurrent_save"
 #define MAXDEV 4
 /* Firmware time per device on a sequential downtime path (mockvf.md). */
-#define MODEL_MS 365
+#define MODEL_MS 380
 /*
  * What a sequential run may add per device on an idle TCG host: the
  * ioctls, the stream copy and the guest's scheduling (~5 ms measured).
