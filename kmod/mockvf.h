@@ -249,10 +249,10 @@ struct mockvf_resume {
 	u64 end_digest;
 	u64 bytes;
 	u64 img_fill;			/* DATA bytes of the current image */
-	unsigned int infos;		/* INFO records seen */
 	unsigned int nr_full;		/* full images completed in a write */
 	unsigned int nr_inc;		/* incremental records in a write */
 	bool first_done;		/* a write completed the first image */
+	bool image_seen;		/* a full image was received */
 	bool strict;			/* MOCKVF_C_RESUME_STRICT at creation */
 	bool cost_in_write;		/* !MOCKVF_C_LOAD_AT_STOP at creation */
 	bool direct;			/* image loaded: DATA to the device */

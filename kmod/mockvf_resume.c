@@ -133,7 +133,6 @@ static int resume_apply(struct mockvf_resume *rf)
 				return -ENOMEM;
 		}
 		rf->have_info = true;
-		rf->infos++;
 		break;
 	case MOCKVF_REC_DATA:
 		off = get_unaligned_le64(p);
@@ -157,13 +156,15 @@ static int resume_apply(struct mockvf_resume *rf)
 		 * A source sends a full image as runs covering each page once
 		 * before any dirty page: when they add up to the state size,
 		 * the image is complete.  The first one is the initial data a
-		 * switchover-ack waits for.
+		 * switchover-ack waits for: after a re-configuration cut the
+		 * first INFO's image short, that is the next INFO's.
 		 */
 		rf->img_fill += len - 8;
 		if (rf->img_fill < rf->pend->size)
 			break;
 		rf->nr_full++;
-		if (rf->infos == 1) {
+		if (!rf->image_seen) {
+			rf->image_seen = true;
 			if (rf->cost_in_write)
 				rf->first_done = true;	/* after the LOAD */
 			else

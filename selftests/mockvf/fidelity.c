@@ -291,6 +291,65 @@ TEST(load_cost_in_write) { load_cost(false); }
 TEST(load_cost_at_stop) { load_cost(true); }
 
 /*
+ * resume_image_ns marks the first full image the destination received.
+ * A source re-configured while its first image streams sends part of that
+ * image, then a new INFO and the whole new image: the new image is the
+ * one a switchover-ack waits for, and the one that sets resume_image_ns.
+ */
+static void image_after_cut_image(bool strict)
+{
+	char us[MOCKVF_UUID_LEN], ud[MOCKVF_UUID_LEN], dg[17];
+	const size_t part = 300 << 10;	/* of a 4 MiB image, queue 1 MiB */
+	struct vfio_dev *src, *dst;
+	struct mbuf b = { 0 };
+	uint8_t *buf = malloc(part);
+	size_t got = 0;
+	int fd, rfd;
+
+	ASSERT_TRUE(buf != NULL);
+	mvt_require();
+	mvt_create("tiny", us);
+	mvt_create("tiny", ud);
+	mvt_set(us, "state_size", "4194304");
+	mvt_set(ud, "state_size", "4194304");
+	mvt_set(ud, "resume_strict", strict ? "1" : "0");
+	src = mvt_open(us);
+	dst = mvt_open(ud);
+	fd = mvt_goto(src, MT_PRE_COPY);
+	rfd = mvt_goto(dst, MT_RESUMING);
+	while (got < part) {
+		ssize_t n = read(fd, buf + got, part - got);
+
+		ASSERT_GT(n, 0);
+		got += (size_t)n;
+	}
+	ASSERT_EQ(0, vfio_write_all(rfd, buf, got, 65536));
+	ASSERT_EQ(0, mvt_attr_u64(ud, "resume_image_ns"));
+
+	mvt_set(us, "reconfig", "1");
+	ASSERT_EQ(0, vfio_dev_set_state(src, MT_STOP_COPY, NULL));
+	ASSERT_EQ(0, vfio_read_stream(fd, &b));
+	snprintf(dg, sizeof(dg), "%s", mvt_attr(us, "digest"));
+	uint64_t t0 = vfio_now_ns();
+
+	ASSERT_EQ(0, vfio_write_all(rfd, b.p, b.len, 65536));
+	uint64_t img = mvt_attr_u64(ud, "resume_image_ns");
+
+	mt_log("strict=%d: %zu bytes of the cut image, then %zu; image at +%lld us",
+	       strict, got, b.len, (long long)(img - t0) / 1000);
+	ASSERT_GE(img, t0);
+	ASSERT_EQ(0, vfio_dev_set_state(dst, MT_STOP, NULL));
+	close(rfd);
+	close(fd);
+	ASSERT_STREQ(dg, mvt_attr(ud, "digest"));
+	mbuf_free(&b);
+	free(buf);
+}
+
+TEST(image_after_cut_image_loaded) { image_after_cut_image(false); }
+TEST(image_after_cut_image_strict) { image_after_cut_image(true); }
+
+/*
  * Item 3, mlx5vf_pci_get_data_size(): MIG_DATA_SIZE is the full image in
  * every state; data_size_left=1 reports what is left to read.
  */
