@@ -31,6 +31,7 @@ struct bench_result {
 	double stopcopy_bytes[BENCH_MAX_DEVS];
 	double stopcopy_ms[BENCH_MAX_DEVS];	/* read + send of stop-copy data */
 	double xfer_ms;		/* source in STOP_COPY -> destination done writing */
+	double precopy_ns;	/* source device 0 in PRE_COPY (its clock), 0: never */
 	double arc_ms_sum;			/* all arcs, both ends */
 	int narcs;
 };

@@ -78,6 +78,9 @@ int bench_read_report(const char *path, struct bench_result *res, char *err,
 			res->narcs++;
 			if (!side && leaves_running(from, to) && !leave[dev])
 				leave[dev] = s;
+			if (!side && !dev && !strcmp(to, "PRE_COPY") &&
+			    !res->precopy_ns)
+				res->precopy_ns = e;
 			if (side && !strcmp(to, "RUNNING"))
 				run[dev] = e;
 			/* Data moves between these two arcs. */

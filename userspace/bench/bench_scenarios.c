@@ -84,9 +84,12 @@ static int closest(const double *v, int n, double target)
  * engine options; @setup (may be NULL) steers the devices first.  Fills
  * @total (downtime) and, if non-NULL, @dev0 (device 0's share).
  */
-/* Of the last figure(): ms from the engine's start until destination 0
- * had its first image (resume_image_ns). */
-static struct bench_stat last_image_ms;
+/*
+ * Of the last figure(), in ms from the engine's start: until destination
+ * 0 had its first image (resume_image_ns), and until source device 0
+ * entered PRE_COPY (where --min-precopy-ms starts counting).
+ */
+static struct bench_stat last_image_ms, last_precopy_ms;
 
 static int figure(const struct bench_cfg *cfg, const char *name, int n,
 		  const char *profile, const char *const *extra,
@@ -94,7 +97,7 @@ static int figure(const struct bench_cfg *cfg, const char *name, int n,
 		  struct bench_stat *dev0)
 {
 	double down[BENCH_MAX_REPS], share[BENCH_MAX_REPS];
-	double img[BENCH_MAX_REPS];
+	double img[BENCH_MAX_REPS], pre[BENCH_MAX_REPS];
 	char json[512];
 
 	for (int r = 0; r < cfg->reps; r++) {
@@ -115,6 +118,8 @@ static int figure(const struct bench_cfg *cfg, const char *name, int n,
 		if (!ret)
 			mockvf_attr_u64(d.dst[0], "resume_image_ns", &t_img);
 		img[r] = t_img > t0 ? (t_img - t0) / 1e6 : 0;
+		pre[r] = !ret && res.precopy_ns > t0 ?
+			 (res.precopy_ns - t0) / 1e6 : 0;
 		bench_devs_remove(&d);
 		if (ret) {
 			fprintf(stderr, "vfio-migbench: %s run %d failed\n", name,
@@ -126,6 +131,7 @@ static int figure(const struct bench_cfg *cfg, const char *name, int n,
 	}
 	*total = bench_stat_of(down, cfg->reps);
 	last_image_ms = bench_stat_of(img, cfg->reps);
+	last_precopy_ms = bench_stat_of(pre, cfg->reps);
 	if (dev0)
 		*dev0 = bench_stat_of(share, cfg->reps);
 	keep_run(cfg, name, closest(down, cfg->reps, total->median));
@@ -223,13 +229,14 @@ int bench_parallel(const struct bench_cfg *cfg)
  *
  * The busy device dirties 8 MiB/s and re-configures itself reconfig_ms
  * after it is set up: after its first image went across and before the
- * switchover, which --min-precopy-ms holds until 200 ms after the
+ * switchover, which --min-precopy-ms holds until shortly after the
  * re-configuration.  Both are placed from a probe migration's
  * first-image time, per row: on the rig that time moves with the host's
  * load (1.3 to 1.7 s for the stand-in), and a fixed re-configuration
- * time that landed before it cut the first image short.  Without REINIT the engine cannot know that the new image is
- * initial data: it switches over with most of it unread and the image
- * lands in the downtime, as in the seed.  With REINIT the image is re-sent
+ * time that landed before it cut the first image short.  Without REINIT
+ * the engine cannot know that the new image is initial data: it switches
+ * over with most of it unread and the image lands in the downtime, as in
+ * the seed.  With REINIT the image is re-sent
  * and acked first; the next re-configuration comes after that.
  */
 #define BUSY_STATE "67108864"
@@ -361,15 +368,29 @@ static void busy_bound(const char *label, double bytes, double model_mbps,
 }
 
 /*
- * Probe when @b's first image arrives (one run, no re-configuration),
- * then place its re-configuration 20% + 300 ms after that and the
- * earliest switchover 200 ms later.  @t_img and @rms: what was chosen.
+ * The earliest switchover comes this long after the re-configuration:
+ * without REINIT the engine then finds the new image unread, and nearly
+ * all of it (all but 100 ms of its transfer) moves in the downtime, as
+ * the seed's whole 1 GB did (its busy device's share fell by ~1.1 s,
+ * the image's time at 1 GB/s).
+ */
+#define SWITCH_AFTER_RECONFIG_MS 100
+
+/*
+ * Probe when @b's first image arrives and when precopy starts (one run,
+ * no re-configuration), then place the re-configuration 20% + 300 ms
+ * after that first image, and --min-precopy-ms, which counts from the
+ * start of precopy, so that the earliest switchover follows the
+ * re-configuration by SWITCH_AFTER_RECONFIG_MS.  @t_img, @rms and @mpms:
+ * what was measured and chosen.
  */
 static int place_reconfig(const struct bench_cfg *cfg, struct busy_cfg *b,
-			  const char *tag, double *t_img, unsigned int *rms)
+			  const char *tag, double *t_img, unsigned int *rms,
+			  unsigned int *mpms)
 {
 	struct bench_cfg probe_cfg = *cfg;
 	struct bench_stat off, dummy;
+	double t_pre, at;
 	char name[64];
 	int ret;
 
@@ -384,15 +405,17 @@ static int place_reconfig(const struct bench_cfg *cfg, struct busy_cfg *b,
 	if (ret)
 		return ret;
 	*t_img = last_image_ms.median;
-	if (*t_img <= 0) {
-		fprintf(stderr, "vfio-migbench: %s: no first image at the destination\n",
-			name);
+	t_pre = last_precopy_ms.median;
+	*rms = (unsigned int)(*t_img * 1.2 + 300);
+	at = *rms + SWITCH_AFTER_RECONFIG_MS - t_pre;
+	if (*t_img <= 0 || t_pre <= 0 || at < 1) {
+		fprintf(stderr, "vfio-migbench: %s: first image at %.0f ms, precopy from %.0f ms: no place for the re-configuration\n",
+			name, *t_img, t_pre);
 		return -EIO;
 	}
-	*rms = (unsigned int)(*t_img * 1.2 + 300);
+	*mpms = (unsigned int)at;
 	snprintf(b->reconfig_ms, sizeof(b->reconfig_ms), "%u", *rms);
-	snprintf(b->min_precopy_ms, sizeof(b->min_precopy_ms), "%u",
-		 *rms - 200);
+	snprintf(b->min_precopy_ms, sizeof(b->min_precopy_ms), "%u", *mpms);
 	return 0;
 }
 
@@ -400,13 +423,14 @@ int bench_reinit(const struct bench_cfg *cfg)
 {
 	struct busy_row small, big;
 	double rig_small, rig_big, t_small, t_big;
-	unsigned int rms_small, rms_big;
+	unsigned int rms_small, rms_big, mp_small, mp_big;
 	int ret;
 
 	printf("\nTable 2: REINIT and per-device switchover-ack (seed 004): 4 cx7 "
 	       "devices, device 0 busy, downtime ms, median [min-max] of %d\n",
 	       cfg->reps);
-	ret = place_reconfig(cfg, &busy_small, "", &t_small, &rms_small);
+	ret = place_reconfig(cfg, &busy_small, "", &t_small, &rms_small,
+			     &mp_small);
 	if (!ret)
 		ret = busy_figures(cfg, &busy_small, "", &small);
 	if (ret)
@@ -415,7 +439,8 @@ int bench_reinit(const struct bench_cfg *cfg)
 	rig_big = bench_raw_copy_mbps(BIG_STATE);
 	if (rig_small < 0 || rig_big < 0)
 		return -EIO;
-	ret = place_reconfig(cfg, &busy_big, "-1g", &t_big, &rms_big);
+	ret = place_reconfig(cfg, &busy_big, "-1g", &t_big, &rms_big,
+			     &mp_big);
 	if (!ret)
 		ret = busy_figures(cfg, &busy_big, "-1g", &big);
 	if (ret)
@@ -430,8 +455,9 @@ int bench_reinit(const struct bench_cfg *cfg)
 	busy_bound("1 GiB @ 1 GiB/s", 1073741824.0, 1048576 * 1024 / 1e6,
 		   rig_big, big.img_ms.median);
 	printf("re-configuration at %u / %u ms (stand-in / 1 GiB), "
-	       "--min-precopy-ms 200 less, 1 GiB --max-rounds %s (probes: "
-	       "first image after %.0f / %.0f ms)\n", rms_small, rms_big,
+	       "--min-precopy-ms %u / %u (switchover %d ms after it), 1 GiB "
+	       "--max-rounds %s (probes: first image after %.0f / %.0f ms)\n",
+	       rms_small, rms_big, mp_small, mp_big, SWITCH_AFTER_RECONFIG_MS,
 	       busy_big.max_rounds, t_small, t_big);
 	return 0;
 }
