@@ -14,8 +14,8 @@
  * socket path's code (channel.c), so only the copies differ.
  *
  * Each direction holds at most QUEUE_CAP bytes of queued records, and
- * at most FULL_MAX full-size message buffers exist per direction, queued
- * or not: a sender waits for room as it waits for a full socket buffer,
+ * at most VM_MEM_FULL_MAX full-size message buffers exist per direction,
+ * queued or not: a sender waits for room as it waits for a full socket buffer,
  * so the destination's --max-queued (or this smaller bound) still slows
  * the source.  Full-size buffers are recycled: fresh pages cost a page
  * fault each, which under emulation costs more than the copy itself.
@@ -41,8 +41,7 @@
  * 9% faster (Table 3, 7 repetitions each, 452 against 416 MB/s); the
  * destination's --max-queued still bounds what it holds.
  */
-#define FULL_MAX VM_MEM_FULL_MAX
-#define SPARE_MAX FULL_MAX
+#define SPARE_MAX VM_MEM_FULL_MAX
 
 struct vm_pipe;
 
@@ -261,7 +260,7 @@ static int wait_room(struct vm_pipe *p, size_t total, bool new_full,
 			return -ECONNRESET;
 		/* An empty queue takes any record, as a socket takes a byte. */
 		if ((!p->queued || p->queued + total <= QUEUE_CAP) &&
-		    (!new_full || p->nfull < FULL_MAX))
+		    (!new_full || p->nfull < VM_MEM_FULL_MAX))
 			break;
 		if (!wait_slice(p->mc, &p->writable, &until))
 			return -EAGAIN;

@@ -18,6 +18,7 @@
 /* ---- in-memory channels (mem_chan.c) --------------------------------- */
 
 struct vm_mem_end;	/* one end of an in-process channel */
+struct vm_msg;		/* one record in it: header, then payload */
 
 /*
  * Full-size payload buffers alive per direction of an in-memory channel,
@@ -25,7 +26,6 @@ struct vm_mem_end;	/* one end of an in-process channel */
  * waits for one beyond that).  Why 8: mem_chan.c.
  */
 #define VM_MEM_FULL_MAX 8
-struct vm_msg;		/* one record in it: header, then payload */
 
 /* A connected pair of ends; each is freed by vm_mem_end_close(). */
 int vm_mem_chan_new(struct vm_mem_end *ends[2]);
