@@ -183,6 +183,7 @@ struct mockvf_chunk {
 	struct list_head node;
 	size_t len;
 	size_t off;		/* bytes already read */
+	bool spare_size;	/* room for any record: may be recycled */
 	u8 data[];
 };
 
@@ -200,6 +201,8 @@ struct mockvf_save {
 	spinlock_t lock;
 	wait_queue_head_t wq;
 	struct list_head chunks;
+	struct list_head spares;	/* consumed chunks kept for reuse */
+	unsigned int nr_spares;
 	struct work_struct work;
 	u64 pos;		/* bytes read */
 	u64 produced;		/* bytes queued in total */

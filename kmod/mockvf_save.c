@@ -36,17 +36,73 @@ u64 mockvf_dirty_stream_bytes(unsigned long nr_pages)
 	return (u64)nr_pages * (MOCKVF_PAGE + MOCKVF_HDR_SIZE + 8);
 }
 
-static struct mockvf_chunk *chunk_alloc(size_t paylen)
-{
-	struct mockvf_chunk *ch;
+/* Payload room of a recyclable chunk: a DATA record of a whole chunk. */
+#define SPARE_PAYLOAD		(8 + MOCKVF_CHUNK)
+/* The queue's chunks, one being built and one being read. */
+#define MAX_SPARES		(MOCKVF_MAX_QUEUED / MOCKVF_CHUNK + 2)
 
-	ch = kvmalloc(struct_size(ch, data, MOCKVF_HDR_SIZE + paylen),
-		      GFP_KERNEL);
-	if (!ch)
-		return NULL;
+/*
+ * Buffers are recycled, as mlx5 keeps its migration buffers for the next
+ * SAVE: a fresh 256 KiB buffer per record is zeroed by the page allocator
+ * (init_on_alloc), which alone cost the producer about a third of its
+ * time - CPU a VF's firmware, writing by DMA, never takes from the host,
+ * and that a migration engine sharing the guest's CPUs would pay for.
+ */
+static struct mockvf_chunk *chunk_alloc(struct mockvf_save *sf, size_t paylen)
+{
+	bool spare_size = paylen <= SPARE_PAYLOAD;
+	struct mockvf_chunk *ch = NULL;
+
+	if (spare_size) {
+		spin_lock(&sf->lock);
+		ch = list_first_entry_or_null(&sf->spares, struct mockvf_chunk,
+					      node);
+		if (ch) {
+			list_del(&ch->node);
+			sf->nr_spares--;
+		}
+		spin_unlock(&sf->lock);
+	}
+	if (!ch) {
+		size_t room = spare_size ? SPARE_PAYLOAD : paylen;
+
+		ch = kvmalloc(struct_size(ch, data, MOCKVF_HDR_SIZE + room),
+			      GFP_KERNEL);
+		if (!ch)
+			return NULL;
+		ch->spare_size = spare_size;
+	}
 	ch->len = MOCKVF_HDR_SIZE + paylen;
 	ch->off = 0;
 	return ch;
+}
+
+/*
+ * Keep @ch for a later record, or free it.  kvfree() may sleep: never
+ * called with sf->lock held.
+ */
+static void chunk_put(struct mockvf_save *sf, struct mockvf_chunk *ch)
+{
+	if (!ch)
+		return;
+	if (ch->spare_size) {
+		spin_lock(&sf->lock);
+		if (sf->nr_spares < MAX_SPARES) {
+			list_add(&ch->node, &sf->spares);
+			sf->nr_spares++;
+			ch = NULL;
+		}
+		spin_unlock(&sf->lock);
+	}
+	kvfree(ch);
+}
+
+static void chunk_list_free(struct list_head *list)
+{
+	struct mockvf_chunk *ch, *tmp;
+
+	list_for_each_entry_safe(ch, tmp, list, node)
+		kvfree(ch);
 }
 
 /*
@@ -104,7 +160,7 @@ static int save_queue(struct mockvf_save *sf, struct mockvf_chunk *ch,
 	sf->job_bytes += ch->len;
 	if (READ_ONCE(mv->timing.save_bw_kbps)) {
 		if (!mockvf_fw_get(&sf->disabled)) {
-			kvfree(ch);
+			chunk_put(sf, ch);
 			return -ECANCELED;
 		}
 		mockvf_sleep_until(sf->job_t0 +
@@ -118,7 +174,7 @@ static int save_queue(struct mockvf_save *sf, struct mockvf_chunk *ch,
 	sf->inflight = 0;
 	if (sf->disabled) {
 		spin_unlock(&sf->lock);
-		kvfree(ch);
+		chunk_put(sf, ch);
 		return -ECANCELED;
 	}
 	if (ch->len) {
@@ -129,8 +185,8 @@ static int save_queue(struct mockvf_save *sf, struct mockvf_chunk *ch,
 	if (trunc)
 		sf->complete = true;
 	spin_unlock(&sf->lock);
-	/* a record truncated away entirely; vfree() may sleep: not locked */
-	kvfree(ch);
+	/* a record truncated away entirely */
+	chunk_put(sf, ch);
 	wake_up_all(&sf->wq);
 	return trunc ? -ECANCELED : 0;
 }
@@ -153,7 +209,7 @@ static int save_begin_record(struct mockvf_save *sf, size_t paylen,
 
 	if (ret)
 		return ret;
-	*out = chunk_alloc(paylen);
+	*out = chunk_alloc(sf, paylen);
 	if (!*out)
 		return -ENOMEM;
 	spin_lock(&sf->lock);
@@ -488,7 +544,7 @@ static ssize_t mockvf_save_read(struct file *filp, char __user *buf,
 			else
 				ch = NULL;
 			spin_unlock(&sf->lock);
-			kvfree(ch);
+			chunk_put(sf, ch);
 			wake_up_all(&sf->wq);
 			done += n;
 			buf += n;
@@ -645,11 +701,10 @@ out:
 static int mockvf_save_release(struct inode *inode, struct file *filp)
 {
 	struct mockvf_save *sf = filp->private_data;
-	struct mockvf_chunk *ch, *tmp;
 
 	mockvf_save_disable(sf);
-	list_for_each_entry_safe(ch, tmp, &sf->chunks, node)
-		kvfree(ch);
+	chunk_list_free(&sf->chunks);
+	chunk_list_free(&sf->spares);
 	put_device(&sf->mv->vdev.device);
 	mutex_destroy(&sf->read_lock);
 	kfree(sf->bar0);
@@ -701,6 +756,7 @@ struct mockvf_save *mockvf_save_create(struct mockvf_dev *mv, bool final,
 	spin_lock_init(&sf->lock);
 	init_waitqueue_head(&sf->wq);
 	INIT_LIST_HEAD(&sf->chunks);
+	INIT_LIST_HEAD(&sf->spares);
 	INIT_WORK(&sf->work, mockvf_save_work);
 
 	sf->filp = anon_inode_getfile("mockvf_save", &mockvf_save_fops, sf,
