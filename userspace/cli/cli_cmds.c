@@ -110,6 +110,7 @@ static int cmd_local(struct cli_args *a)
 		ret = CLI_EXIT_FAILED;
 		goto out;
 	}
+	pthread_setname_np(th, "dst-session");
 	ret = vfiomig_migrate_source(op.dev[0], op.n[0], ls, &a->o, &rep, err,
 				     sizeof(err));
 	/* The destination ends when the stream does; close our end first if we failed. */

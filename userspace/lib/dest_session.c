@@ -41,6 +41,7 @@ static int receive_and_resume(struct dst *s)
 		if (pthread_create(&s->rx[c], NULL, dst_rx_thread, &s->rxa[c]))
 			return vm_fail(&s->ss, -EAGAIN, "cannot start receiver thread");
 		s->rx_started[c] = true;
+		vm_thread_name(s->rx[c], "dst-rx%u", c);
 	}
 	for (unsigned i = 0; i < s->n; i++)
 		vm_pool_submit(&s->pool, i, dst_job_load, s);
@@ -127,7 +128,7 @@ int vfiomig_migrate_dest(struct vfiomig_device **devs, unsigned n,
 		vm_refuse_peer(link, o->io_timeout_ms, ret, err);
 		goto out_noerr;
 	}
-	ret = vm_pool_start(&s->pool, n);
+	ret = vm_pool_start(&s->pool, n, "dst");
 	if (ret) {
 		vm_fail(&s->ss, ret, "cannot start worker threads");
 		goto out;

@@ -175,6 +175,7 @@ int vm_read_ahead(struct vfiomig_device *dev, void *buf, size_t chunk,
 		ret = -pthread_create(&th, NULL, reader, &ra);
 	if (ret)
 		goto out;
+	vm_thread_name(th, "src-read");
 
 	for (unsigned k = 0;; k = (k + 1) % NBUF) {
 		struct slot *sl = &ra.s[k];

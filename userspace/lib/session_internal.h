@@ -155,8 +155,15 @@ struct vm_pool {
 	struct vm_worker *w;
 };
 
-int vm_pool_start(struct vm_pool *p, unsigned n);
+/*
+ * vm_pool_start() - start @n workers, named "@role-dev<i>" (at most 15
+ * characters, as top and perf show them).
+ */
+int vm_pool_start(struct vm_pool *p, unsigned n, const char *role);
 void vm_pool_stop(struct vm_pool *p);
+/* Name @th for top, perf and gdb, from a printf format. */
+void vm_thread_name(pthread_t th, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void vm_pool_submit(struct vm_pool *p, unsigned idx, vm_job_fn fn, void *arg);
 int vm_pool_wait(struct vm_pool *p, unsigned idx);
 /*

@@ -126,7 +126,8 @@ int vfiomig_migrate_source(struct vfiomig_device **devs, unsigned n,
 		goto out;
 	}
 	s->rp_started = true;
-	ret = vm_pool_start(&s->pool, n);
+	vm_thread_name(s->rp, "src-return");
+	ret = vm_pool_start(&s->pool, n, "src");
 	if (ret) {
 		vm_fail(&s->ss, ret, "cannot start worker threads");
 		goto out;

@@ -8,9 +8,22 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "session_internal.h"
+
+void vm_thread_name(pthread_t th, const char *fmt, ...)
+{
+	char name[16];	/* the kernel's TASK_COMM_LEN */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	pthread_setname_np(th, name);	/* a name is a courtesy: no error */
+}
 
 static void *worker_main(void *arg)
 {
@@ -36,7 +49,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int vm_pool_start(struct vm_pool *p, unsigned n)
+int vm_pool_start(struct vm_pool *p, unsigned n, const char *role)
 {
 	p->n = n;
 	p->w = calloc(n, sizeof(*p->w));
@@ -56,6 +69,7 @@ int vm_pool_start(struct vm_pool *p, unsigned n)
 			return -EAGAIN;
 		}
 		w->started = true;
+		vm_thread_name(w->thread, "%s-dev%u", role, i);
 	}
 	return 0;
 }

@@ -156,7 +156,7 @@ static void pool_parallel_and_sequential(void **state)
 	struct vm_pool p = { 0 };
 
 	(void)state;
-	assert_int_equal(0, vm_pool_start(&p, N));
+	assert_int_equal(0, vm_pool_start(&p, N, "test"));
 	atomic_store(&max_running, 0);
 	assert_int_equal(-EIO, vm_pool_run(&p, job, NULL, true));
 	assert_true(atomic_load(&max_running) > 1);
@@ -214,7 +214,7 @@ static void barrier_phases(void **state)
 	struct phases ph = { .fail_idx = -1 };
 
 	(void)state;
-	assert_int_equal(0, vm_pool_start(&p, N));
+	assert_int_equal(0, vm_pool_start(&p, N, "test"));
 	vm_barrier_init(&ph.b, N);
 	assert_int_equal(0, vm_pool_run(&p, two_phase_job, &ph, true));
 	assert_int_equal(N, atomic_load(&ph.firsts));
