@@ -67,6 +67,11 @@ bool vm_chan_open(const struct vm_chan *c)
 	return c->fd >= 0 || c->mem;
 }
 
+int vm_chan_prefault(struct vm_chan *c)
+{
+	return c->mem ? vm_mem_end_prefault(c->mem) : 0;
+}
+
 void vm_chan_destroy(struct vm_chan *c)
 {
 	vm_msg_free(c->rx_msg);

@@ -161,6 +161,47 @@ static struct vm_pipe *rx_pipe(struct vm_mem_end *e)
 	return &e->mc->dir[!e->side];
 }
 
+int vm_mem_end_prefault(struct vm_mem_end *e)
+{
+	struct vm_mem_chan *mc = e->mc;
+	struct vm_pipe *p = tx_pipe(e);
+	struct vm_msg *fresh = NULL;
+	unsigned n;
+	int ret = 0;
+
+	pthread_mutex_lock(&mc->lock);
+	n = VM_MEM_FULL_MAX - p->nfull - p->nspare;
+	pthread_mutex_unlock(&mc->lock);
+	/* Outside the lock: touching 8 MiB takes milliseconds here. */
+	for (unsigned i = 0; i < n; i++) {
+		struct vm_msg *m = malloc(sizeof(*m) + FULL_LEN);
+
+		if (!m) {
+			ret = -ENOMEM;
+			break;
+		}
+		m->cap = FULL_LEN;
+		memset(m->bytes, 0, FULL_LEN);
+		m->next = fresh;
+		fresh = m;
+	}
+	pthread_mutex_lock(&mc->lock);
+	while (fresh) {
+		struct vm_msg *m = fresh;
+
+		fresh = m->next;
+		if (p->nspare + p->nfull >= VM_MEM_FULL_MAX) {
+			free(m);
+			continue;
+		}
+		m->next = p->spare;
+		p->spare = m;
+		p->nspare++;
+	}
+	pthread_mutex_unlock(&mc->lock);
+	return ret;
+}
+
 /* Like shutdown(SHUT_RDWR): the peer reads what was queued, then EOF. */
 void vm_mem_end_shutdown(struct vm_mem_end *e)
 {

@@ -32,6 +32,12 @@ int vm_mem_chan_new(struct vm_mem_end *ends[2]);
 void vm_mem_end_shutdown(struct vm_mem_end *e);
 void vm_mem_end_close(struct vm_mem_end *e);
 /*
+ * vm_mem_end_prefault() - allocate and touch now every full-size buffer
+ * @e may send (VM_MEM_FULL_MAX), so that the first stop-copy does not
+ * take a page fault per 4 KiB inside the downtime: 0 or -ENOMEM.
+ */
+int vm_mem_end_prefault(struct vm_mem_end *e);
+/*
  * vm_mem_send() - queue a record (@hdr, then @len bytes of @payload,
  * copied), waiting at most @slice_ms for room: 0, -EAGAIN when the slice
  * passed, -ECONNRESET once either end shut down.
@@ -97,6 +103,12 @@ void vm_chan_init(struct vm_chan *c, const struct vm_conn *conn, unsigned idx,
 /* The channel has a transport (it was initialised from a link). */
 bool vm_chan_open(const struct vm_chan *c);
 void vm_chan_destroy(struct vm_chan *c);
+/*
+ * vm_chan_prefault() - for a sender, before precopy: an in-memory channel
+ * gets its payload buffers now (vm_mem_end_prefault()); a socket has
+ * nothing to prepare.  0 or -ENOMEM.
+ */
+int vm_chan_prefault(struct vm_chan *c);
 int vm_chan_send(struct vm_chan *c, unsigned type, unsigned dev,
 		 const void *payload, uint32_t len);
 /* Receive and validate a header (decode errors as in vfiomig_wire.h). */

@@ -172,6 +172,10 @@ int src_handshake(struct src *s, struct vfiomig_link *link)
 		if (ret)
 			return src_chan_fail(s, c, ret);
 	}
+	for (unsigned c = 0; c < s->nchan; c++)
+		if (vm_chan_prefault(&s->ch[c]))
+			return vm_fail(&s->ss, -ENOMEM,
+				       "channel %u: out of memory for its buffers", c);
 	return 0;
 }
 
