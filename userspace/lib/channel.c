@@ -327,11 +327,9 @@ int vm_chan_recv_hdr(struct vm_chan *c, struct vfiomig_wire_hdr *h)
 	return ret;
 }
 
-int vm_chan_recv_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
-			 void *buf)
+int vm_chan_recv_payload_unchecked(struct vm_chan *c,
+				   const struct vfiomig_wire_hdr *h, void *buf)
 {
-	int ret;
-
 	if (c->mem) {
 		if (!c->rx_msg)
 			return -EPROTO;
@@ -339,30 +337,29 @@ int vm_chan_recv_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
 			memcpy(buf, vm_msg_payload(c->rx_msg), h->len);
 		vm_msg_free(c->rx_msg);
 		c->rx_msg = NULL;
-	} else {
-		ret = h->len ? recv_all(c, buf, h->len) : 0;
-		if (ret)
-			return ret;
+		return 0;
 	}
-	return vfiomig_wire_check_payload(h, buf);
+	return h->len ? recv_all(c, buf, h->len) : 0;
 }
 
-int vm_chan_take_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
-			 uint8_t **data, struct vm_msg **msg)
+int vm_chan_recv_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
+			 void *buf)
+{
+	int ret = vm_chan_recv_payload_unchecked(c, h, buf);
+
+	return ret ? ret : vfiomig_wire_check_payload(h, buf);
+}
+
+int vm_chan_take_payload_unchecked(struct vm_chan *c, uint8_t **data,
+				   struct vm_msg **msg)
 {
 	struct vm_msg *m = c->rx_msg;
-	int ret;
 
 	if (!c->mem)
 		return -EOPNOTSUPP;
 	if (!m)
 		return -EPROTO;
 	c->rx_msg = NULL;
-	ret = vfiomig_wire_check_payload(h, vm_msg_payload(m));
-	if (ret) {
-		vm_msg_free(m);
-		return ret;
-	}
 	*data = vm_msg_payload(m);
 	*msg = m;
 	return 0;

@@ -18,6 +18,9 @@ struct item {
 	int kind;
 	bool stopcopy;
 	uint32_t len;		/* DATA: payload bytes; INIT_SENT: request id */
+	/* DATA: the record's checksum, channel and sequence number. */
+	uint32_t psum, seq;
+	unsigned chan;
 	uint64_t total;		/* END: stop-copy bytes the source sent */
 	size_t charge;		/* bytes counted against max_queued */
 	uint8_t *data;		/* DATA: inline[], or the payload of @msg */

@@ -56,6 +56,25 @@ bool dst_channel_finished(struct dst *s, unsigned c)
 	return fin;
 }
 
+/*
+ * Device data is queued unchecked: its loader checks it right before the
+ * device write (dst_job_load()).  That pass brings the payload into the
+ * loader's CPU cache and TLB just ahead of the write's copy, where a check
+ * here ran on another CPU and left the copy cold: in Table 3 the in-memory
+ * transport went from 0.68-0.77 to 0.79-0.91 of the raw copy.  Nothing
+ * unchecked reaches a device, and --max-queued charges the item either way.
+ */
+static void data_item_init(struct item *it, unsigned c,
+			   const struct vfiomig_wire_hdr *h, bool stopcopy)
+{
+	it->kind = ITEM_DATA;
+	it->stopcopy = stopcopy;
+	it->len = h->len;
+	it->psum = h->psum;
+	it->seq = h->seq;
+	it->chan = c;
+}
+
 /* The record's buffer becomes the item (charged as a copy would be). */
 static int recv_data_in_memory(struct dst *s, unsigned c,
 			       const struct vfiomig_wire_hdr *h, bool stopcopy,
@@ -64,7 +83,7 @@ static int recv_data_in_memory(struct dst *s, unsigned c,
 	struct vm_msg *msg;
 	struct item *it;
 	uint8_t *data;
-	int ret = vm_chan_take_payload(&s->ch[c], h, &data, &msg);
+	int ret = vm_chan_take_payload_unchecked(&s->ch[c], &data, &msg);
 
 	if (ret) {
 		dst_release(s, charge);
@@ -76,9 +95,7 @@ static int recv_data_in_memory(struct dst *s, unsigned c,
 		dst_release(s, charge);
 		return vm_fail(&s->ss, -ENOMEM, "out of memory");
 	}
-	it->kind = ITEM_DATA;
-	it->stopcopy = stopcopy;
-	it->len = h->len;
+	data_item_init(it, c, h, stopcopy);
 	dst_enqueue(s, h->dev, it);
 	return 0;
 }
@@ -109,11 +126,9 @@ static int recv_data(struct dst *s, unsigned c, const struct vfiomig_wire_hdr *h
 		dst_release(s, charge);
 		return vm_fail(&s->ss, -ENOMEM, "out of memory");
 	}
-	it->kind = ITEM_DATA;
-	it->stopcopy = stopcopy;
-	it->len = h->len;
+	data_item_init(it, c, h, stopcopy);
 	it->charge = charge;
-	ret = vm_chan_recv_payload(&s->ch[c], h, it->data);
+	ret = vm_chan_recv_payload_unchecked(&s->ch[c], h, it->data);
 	if (ret) {
 		dst_item_free(s, it);
 		dst_release(s, charge);

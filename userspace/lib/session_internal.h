@@ -113,17 +113,25 @@ int vm_chan_send(struct vm_chan *c, unsigned type, unsigned dev,
 		 const void *payload, uint32_t len);
 /* Receive and validate a header (decode errors as in vfiomig_wire.h). */
 int vm_chan_recv_hdr(struct vm_chan *c, struct vfiomig_wire_hdr *h);
-/* Receive h->len payload bytes into @buf and check their CRC. */
+/* Receive h->len payload bytes into @buf and check their checksum. */
 int vm_chan_recv_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
 			 void *buf);
 /*
- * vm_chan_take_payload() - in memory only: check the payload of the
- * record whose header was just received and hand over its buffer instead
- * of copying it: *@data (h->len bytes) stays valid until vm_msg_free(*@msg).
- * -EOPNOTSUPP on a socket (use vm_chan_recv_payload()).
+ * vm_chan_recv_payload_unchecked() - vm_chan_recv_payload() without the
+ * checksum: for device data, which the destination checks right before
+ * it writes it to the device (vfiomig_wire_check_payload()).
  */
-int vm_chan_take_payload(struct vm_chan *c, const struct vfiomig_wire_hdr *h,
-			 uint8_t **data, struct vm_msg **msg);
+int vm_chan_recv_payload_unchecked(struct vm_chan *c,
+				   const struct vfiomig_wire_hdr *h, void *buf);
+/*
+ * vm_chan_take_payload_unchecked() - in memory only: hand over the buffer
+ * of the record whose header was just received instead of copying it:
+ * *@data (h->len bytes) stays valid until vm_msg_free(*@msg).  Its
+ * checksum is not checked: the caller does, before it uses the bytes.
+ * -EOPNOTSUPP on a socket (use vm_chan_recv_payload_unchecked()).
+ */
+int vm_chan_take_payload_unchecked(struct vm_chan *c, uint8_t **data,
+				   struct vm_msg **msg);
 /*
  * vm_chan_tx_buffer() - in memory only: a payload buffer of
  * VFIOMIG_WIRE_MAX_DATA bytes to fill and send with vm_chan_send_buffer(),

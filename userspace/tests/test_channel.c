@@ -309,12 +309,13 @@ static void memory_take_payload(void **state)
 	assert_int_equal(0, vm_chan_send(&p.ca, VFIOMIG_REC_STOPCOPY_DATA, 3,
 					 "0123456789", 10));
 	assert_int_equal(0, vm_chan_recv_hdr(&p.cb, &h));
-	assert_int_equal(0, vm_chan_take_payload(&p.cb, &h, &data, &msg));
+	assert_int_equal(0, vm_chan_take_payload_unchecked(&p.cb, &data, &msg));
+	assert_int_equal(0, vfiomig_wire_check_payload(&h, data));
 	/* Nothing left to take for this header. */
 	uint8_t *d2;
 	struct vm_msg *m2;
 
-	assert_int_equal(-EPROTO, vm_chan_take_payload(&p.cb, &h, &d2, &m2));
+	assert_int_equal(-EPROTO, vm_chan_take_payload_unchecked(&p.cb, &d2, &m2));
 	close_pair(&p);
 	assert_memory_equal("0123456789", data, 10);
 	vm_msg_free(msg);
@@ -324,7 +325,7 @@ static void memory_take_payload(void **state)
 	open_pair_on(&q, 1000, false);
 	assert_int_equal(0, vm_chan_send(&q.ca, VFIOMIG_REC_STOPCOPY_DATA, 3, "ab", 2));
 	assert_int_equal(0, vm_chan_recv_hdr(&q.cb, &h));
-	assert_int_equal(-EOPNOTSUPP, vm_chan_take_payload(&q.cb, &h, &data, &msg));
+	assert_int_equal(-EOPNOTSUPP, vm_chan_take_payload_unchecked(&q.cb, &data, &msg));
 	close_pair(&q);
 }
 
@@ -356,7 +357,8 @@ static void memory_buffer_bound(void **state)
 	assert_int_equal(-ETIMEDOUT, vm_chan_tx_buffer(&p.ca, &extra));
 	assert_int_equal(0, vm_chan_recv_hdr(&p.cb, &h));
 	assert_int_equal(4096, h.len);
-	assert_int_equal(0, vm_chan_take_payload(&p.cb, &h, &data, &msg));
+	assert_int_equal(0, vm_chan_take_payload_unchecked(&p.cb, &data, &msg));
+	assert_int_equal(0, vfiomig_wire_check_payload(&h, data));
 	assert_int_equal(0xa5, data[4095]);
 	vm_msg_free(msg);
 	assert_int_equal(0, vm_chan_tx_buffer(&p.ca, &extra));

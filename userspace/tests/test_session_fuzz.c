@@ -417,6 +417,43 @@ static void stream_cut_in_transit(void **state)
 	cut_stream(END_COUNT_WRONG, -EPROTO, "stop-copy");
 }
 
+/*
+ * Device data is checked by its loader, just before the device write,
+ * not on receipt: a record whose payload changed in transit must still
+ * never reach the device, and the error names the device, the phase, the
+ * record and the errno.  The good record before it is loaded.
+ */
+static void corrupt_data_never_written(void **state)
+{
+	static uint8_t data[4096], rec[VFIOMIG_WIRE_HDR_LEN + sizeof(data)];
+	struct endpoint e;
+	struct vfiomig_link *peer;
+	struct wire w = { 0 };
+
+	(void)state;
+	w.fd = start(&e, false, 0, &peer);
+	source_handshake(&w, 0);
+	memset(data, 0x5a, sizeof(data));
+	assert_true(wire_send(&w, VFIOMIG_REC_PRECOPY_DATA, 0, data, sizeof(data)));
+	size_t n = record(rec, VFIOMIG_REC_PRECOPY_DATA, 0, data, sizeof(data),
+			  w.tx_seq++);
+	rec[VFIOMIG_WIRE_HDR_LEN + 1000] ^= 0x10;	/* flipped in transit */
+	assert_int_equal(n, write_within(w.fd, rec, n, 2000));
+	pthread_join(e.th, NULL);	/* the destination ends by itself */
+	print_message("%s\n", e.err);
+	assert_int_equal(-EBADMSG, e.ret);
+	assert_non_null(strstr(e.err, "dev dst0 (RESUMING, precopy)"));
+	assert_non_null(strstr(e.err, "record 2"));
+	assert_non_null(strstr(e.err, "(-74)"));
+	assert_int_equal(VFIOMIG_RUNNING, fake_device_state(&e.fd));
+	vfiomig_report_free(e.rep);
+	shutdown(w.fd, SHUT_RDWR);
+	vfiomig_link_free(peer);
+	vfiomig_link_free(e.link);
+	fake_device_destroy(&e.fd);	/* joins the pumps: counts are final */
+	assert_int_equal(sizeof(data), e.fd.resumed);
+}
+
 static void hostile_errno(uint32_t errno_on_wire, bool source_side)
 {
 	struct endpoint e;
@@ -657,6 +694,7 @@ int main(void)
 		cmocka_unit_test(ack_request_flood_is_bounded),
 		cmocka_unit_test(hostile_errnos),
 		cmocka_unit_test(stream_cut_in_transit),
+		cmocka_unit_test(corrupt_data_never_written),
 		cmocka_unit_test(silent_source_times_out),
 		cmocka_unit_test(hostile_sources),
 		cmocka_unit_test(hostile_destinations),
