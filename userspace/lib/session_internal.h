@@ -222,7 +222,9 @@ struct vm_buf_ops {
  * vm_read_ahead() - read @dev's data fd to its end in @chunk-sized reads on
  * a helper thread, passing each chunk to @sink while the next one is read;
  * when @expect (the device's own estimate) is at most one chunk, read
- * inline into @buf instead.  Chunk buffers come from @bufs (NULL: malloc).
+ * inline into @buf instead.  The first chunk is always read inline, and
+ * the helper starts only if the stream is longer.  Chunk buffers come
+ * from @bufs (NULL: malloc, or @buf on the inline paths).
  * Adds the time spent in read() to *@read_ns and sets *@total to the bytes
  * sunk.  Returns 0 at the end of the stream, the read's error (-ENOMSG
  * included) or the sink's.

@@ -5,7 +5,8 @@
  * both the helper-thread and the inline path, a failing sink stops the
  * drain (and its reader) without a hang, and a read error is returned;
  * a sink that keeps the buffers it is given (as an in-memory channel
- * does) gets fresh ones from the provider, and no buffer is lost.
+ * does) gets fresh ones from the provider, and no buffer is lost; a
+ * stream that ends within its first chunk starts no thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -253,6 +255,61 @@ static void abort_ends_a_blocked_read(void **state)
 	}
 }
 
+/*
+ * Threads started, counted by wrapping pthread_create() at link time
+ * (-Wl,--wrap=pthread_create in the Makefile).
+ */
+static atomic_int threads_started;
+
+int __real_pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg)
+{
+	atomic_fetch_add(&threads_started, 1);
+	return __real_pthread_create(th, attr, fn, arg);
+}
+
+/* Threads a drain of @bytes started, with an estimate far above it. */
+static int threads_for(size_t bytes)
+{
+	struct vfiomig_device dev;
+	struct feeder f = { .bytes = bytes, .close_after = true };
+	struct checker c = { 0 };
+	uint8_t buf[CHUNK];
+	uint64_t read_ns = 0, total = 0;
+	pthread_t th;
+	int before;
+
+	start_feeder(&f, &dev, &th);
+	before = atomic_load(&threads_started);
+	assert_int_equal(0, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX, NULL,
+					  check_sink, &c, &read_ns, &total));
+	pthread_join(th, NULL);
+	close(dev.data_fd);
+	assert_false(c.bad);
+	assert_int_equal(bytes, total);
+	return atomic_load(&threads_started) - before;
+}
+
+/*
+ * A device whose estimate is far above what is left (mlx5 and cx7 report
+ * a whole image for an idle, pre-copied device) must not cost a thread in
+ * the downtime: a stream that ends within its first chunk is read on the
+ * caller's thread.  A longer one still gets the helper.
+ */
+static void short_stream_starts_no_thread(void **state)
+{
+	(void)state;
+	assert_int_equal(0, threads_for(0));
+	assert_int_equal(0, threads_for(100));
+	assert_int_equal(0, threads_for(CHUNK - 1));
+	assert_int_equal(1, threads_for(CHUNK + 1));
+	assert_int_equal(1, threads_for(64 * CHUNK));
+}
+
 /* A buffer provider that counts, and fails after @limit buffers. */
 struct provider {
 	unsigned gets, puts, limit;
@@ -361,6 +418,7 @@ int main(void)
 		cmocka_unit_test(abort_ends_a_blocked_read),
 		cmocka_unit_test(sink_keeps_buffers),
 		cmocka_unit_test(keeping_the_callers_buffer_fails),
+		cmocka_unit_test(short_stream_starts_no_thread),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
