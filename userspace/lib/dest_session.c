@@ -159,10 +159,7 @@ int vfiomig_migrate_dest(struct vfiomig_device **devs, unsigned n,
 out:
 	ret = vm_session_report_failure(&s->ss, s->r, ret, err, errlen);
 out_noerr:
-	atomic_store(&s->ss.abort, true);
-	pthread_mutex_lock(&s->ss.lock);
-	pthread_cond_broadcast(&s->ss.cond);
-	pthread_mutex_unlock(&s->ss.lock);
+	vm_session_abort_wake(&s->ss);
 	for (unsigned c = 1; c < VFIOMIG_WIRE_MAX_CHANNELS; c++)
 		if (s->rx_started[c])
 			pthread_join(s->rx[c], NULL);

@@ -90,6 +90,9 @@ void vm_session_init(struct vm_session *ss, unsigned ndev)
 {
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->cond, NULL);
+	ss->ndev = ndev < VFIOMIG_WIRE_MAX_DEVICES ? ndev : VFIOMIG_WIRE_MAX_DEVICES;
+	for (unsigned i = 0; i < ss->ndev; i++)
+		pthread_cond_init(&ss->dev_cond[i], NULL);
 	atomic_init(&ss->abort, false);
 	/*
 	 * Ready before any thread starts, so a failure on any thread may
@@ -101,6 +104,8 @@ void vm_session_init(struct vm_session *ss, unsigned ndev)
 void vm_session_destroy(struct vm_session *ss)
 {
 	vm_barrier_destroy(&ss->barrier);
+	for (unsigned i = 0; i < ss->ndev; i++)
+		pthread_cond_destroy(&ss->dev_cond[i]);
 	pthread_cond_destroy(&ss->cond);
 	pthread_mutex_destroy(&ss->lock);
 }
@@ -152,11 +157,20 @@ int vm_fail(struct vm_session *ss, int err, const char *fmt, ...)
 		vsnprintf(ss->msg, sizeof(ss->msg), fmt, ap);
 		va_end(ap);
 	}
+	pthread_mutex_unlock(&ss->lock);
+	vm_session_abort_wake(ss);
+	return err;
+}
+
+void vm_session_abort_wake(struct vm_session *ss)
+{
 	atomic_store(&ss->abort, true);
+	pthread_mutex_lock(&ss->lock);
 	pthread_cond_broadcast(&ss->cond);
+	for (unsigned i = 0; i < ss->ndev; i++)
+		pthread_cond_broadcast(&ss->dev_cond[i]);
 	pthread_mutex_unlock(&ss->lock);
 	vm_barrier_break(&ss->barrier);
-	return err;
 }
 
 /*
@@ -286,11 +300,7 @@ void vm_session_halt(struct vm_session *ss, const bool *peer_failed,
 	bool answer = !*peer_failed;
 	pthread_mutex_unlock(&ss->lock);
 
-	atomic_store(&ss->abort, true);
-	pthread_mutex_lock(&ss->lock);
-	pthread_cond_broadcast(&ss->cond);
-	pthread_mutex_unlock(&ss->lock);
-	vm_barrier_break(&ss->barrier);
+	vm_session_abort_wake(ss);
 	if (answer && nch)
 		vm_session_send_error(ss, &ch[0]);
 	for (unsigned c = 0; c < nch; c++)

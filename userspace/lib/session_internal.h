@@ -192,13 +192,6 @@ int vm_pool_wait(struct vm_pool *p, unsigned idx);
  */
 int vm_pool_run(struct vm_pool *p, vm_job_fn fn, void *arg, bool parallel);
 
-/* ---- barrier (barrier.c) ---------------------------------------------- */
-
-/*
- * Atomic arrival counter plus a one-shot event: the last of @total
- * arrivals sets the event, everybody waits for it.  Breakable so that a
- * failing device releases the others instead of deadlocking them.
- */
 /*
  * read_ahead.c: a consumer of device data chunks: 0 (done with @buf),
  * VM_SINK_TOOK (it keeps @buf: the reader needs a new one) or -errno.
@@ -234,12 +227,17 @@ int vm_read_ahead(struct vfiomig_device *dev, void *buf, size_t chunk,
 		  vm_sink_fn sink, void *arg, uint64_t *read_ns,
 		  uint64_t *total);
 
+/* ---- barrier (barrier.c) ---------------------------------------------- */
+
+/*
+ * Atomic arrival counter plus a one-shot event: the last of @total
+ * arrivals sets the event, everybody waits for it.  Breakable so that a
+ * failing device releases the others instead of deadlocking them.
+ */
 struct vm_barrier {
 	atomic_uint arrived;
 	unsigned total;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool set, broken;
+	atomic_int event;	/* VM_BARRIER_SET | VM_BARRIER_BROKEN; a futex */
 };
 
 void vm_barrier_init(struct vm_barrier *b, unsigned total);
@@ -266,6 +264,13 @@ int vm_barrier_phases(struct vm_barrier *b, vm_job_fn first,
 struct vm_session {
 	pthread_mutex_t lock;	/* guards everything else of the endpoint */
 	pthread_cond_t cond;
+	/*
+	 * For a waiter that needs only its own device's events (a loader and
+	 * its queue), so that an event wakes one thread rather than all of
+	 * them; under @lock like @cond, and broadcast with it on abort.
+	 */
+	pthread_cond_t dev_cond[VFIOMIG_WIRE_MAX_DEVICES];
+	unsigned ndev;
 	atomic_bool abort;	/* polled by channels and loops */
 	int err;		/* first failure, -errno */
 	char msg[512];		/* and what it was */
@@ -274,6 +279,8 @@ struct vm_session {
 
 /* Everything, the barrier for @ndev devices included, before any thread. */
 void vm_session_init(struct vm_session *ss, unsigned ndev);
+/* Set abort and wake every waiter of @ss (cond and dev_cond); lock not held. */
+void vm_session_abort_wake(struct vm_session *ss);
 void vm_session_destroy(struct vm_session *ss);
 /* The first failure's -errno, or @fallback when nothing failed yet. */
 int vm_session_err(struct vm_session *ss, int fallback);
