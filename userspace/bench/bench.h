@@ -80,12 +80,14 @@ int bench_migrate(const struct bench_cfg *cfg, struct bench_devs *d,
 		  const char *const *extra, const char *json,
 		  struct bench_result *res);
 
-/* The three tables of docs/benchmarks.md; each returns 0 or -1. */
+/* The tables of docs/benchmarks.md; each returns 0 or -1. */
 int bench_parallel(const struct bench_cfg *cfg);
 int bench_reinit(const struct bench_cfg *cfg);
 int bench_datapath(const struct bench_cfg *cfg);
 /* Table 1c: QEMU ($VFIO_MIGTEST_QEMU) beside the engine on cx7 devices. */
 int bench_qemu(const struct bench_cfg *cfg);
+/* Table 1d: 16 devices against one with the firmware's SAVEs unlimited. */
+int bench_scaling(const struct bench_cfg *cfg);
 /*
  * bench_raw_copy_mbps() - MB/s of one plain save-fd -> resume-fd copy of a
  * @size byte state (nopre, instant firmware): what the rig's CPUs move

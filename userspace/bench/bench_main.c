@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bench_main.c - vfio-migbench [--reps N] [--out DIR] [--quick]
- *                [--migrate PATH] [parallel|qemu|reinit|datapath|all]...
+ *                [--migrate PATH] [parallel|qemu|scaling|reinit|datapath|all]...
  *
  * Runs inside the VM (make bench does that), loads mockvf, and prints the
  * tables.  Exit 0 only if every migration succeeded with equal digests.
@@ -22,7 +22,7 @@
 
 static const char usage[] =
 	"usage: vfio-migbench [--reps N] [--out DIR] [--quick] [--migrate PATH]\n"
-	"                     [parallel|qemu|reinit|datapath|all]...\n";
+	"                     [parallel|qemu|scaling|reinit|datapath|all]...\n";
 
 int main(int argc, char **argv)
 {
@@ -96,7 +96,8 @@ int main(int argc, char **argv)
 		int r = 0;
 
 		if (!all && strcmp(what, "parallel") && strcmp(what, "reinit") &&
-		    strcmp(what, "datapath") && strcmp(what, "qemu")) {
+		    strcmp(what, "datapath") && strcmp(what, "qemu") &&
+		    strcmp(what, "scaling")) {
 			fprintf(stderr, "vfio-migbench: unknown benchmark '%s'\n%s",
 				what, usage);
 			return 2;
@@ -105,6 +106,9 @@ int main(int argc, char **argv)
 			r |= bench_parallel(&cfg);
 		if (all || !strcmp(what, "qemu"))
 			r |= bench_qemu(&cfg);
+		/* 16 devices: not part of the 1-2-4 --quick set */
+		if ((all && !cfg.quick) || !strcmp(what, "scaling"))
+			r |= bench_scaling(&cfg);
 		if (all || !strcmp(what, "reinit"))
 			r |= bench_reinit(&cfg);
 		if (all || !strcmp(what, "datapath"))

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define FW_LIMIT "/sys/module/mockvf/parameters/fw_max_concurrent"
+#define FW_SAVE_LIMIT "/sys/module/mockvf/parameters/fw_max_concurrent_save"
 
 /* Reference: QEMU on ConnectX-7 VFs, sequential transitions (ms). */
 static const struct {
@@ -213,6 +214,49 @@ int bench_parallel(const struct bench_cfg *cfg)
 		printf("parallel/sequential at 4 devices, firmware limit 1: %.2f\n",
 		       ratio_fw1);
 	return ret;
+}
+
+/*
+ * Table 1d: what the engine itself adds per device.  The calibrated cx7
+ * firmware runs one SAVE command at a time across devices (the seed's
+ * parallel row needs it), so 16 devices wait 15 SAVEs; with that pool
+ * unlimited, every device's firmware time overlaps and whatever 16
+ * devices cost over one is the engine's threads, wake-ups and ioctls
+ * sharing the rig's CPUs.
+ */
+int bench_scaling(const struct bench_cfg *cfg)
+{
+	struct bench_stat one, many;
+	char old[16] = "1";
+	FILE *f = fopen(FW_SAVE_LIMIT, "r");
+	int ret;
+
+	if (f) {
+		if (!fgets(old, sizeof(old), f))
+			strcpy(old, "1");
+		fclose(f);
+	}
+	printf("\nTable 1d: the engine alone: cx7 with SAVE commands unlimited "
+	       "(fw_max_concurrent_save=0), parallel, downtime ms, median "
+	       "[min-max] of %d\n", cfg->reps);
+	ret = write_sysfs(FW_SAVE_LIMIT, "0");
+	if (!ret)
+		ret = figure(cfg, "scaling-1dev", 1, "cx7", par_opts, NULL, &one,
+			     NULL);
+	if (!ret)
+		ret = figure(cfg, "scaling-16dev", 16, "cx7", par_opts, NULL,
+			     &many, NULL);
+	write_sysfs(FW_SAVE_LIMIT, old);
+	if (ret)
+		return ret;
+	printf("devs | parallel\n");
+	printf("   1 |");
+	print_stat(one);
+	printf("\n  16 |");
+	print_stat(many);
+	printf("\n16 devices over 1: %+.1f%% (target within 5%%)\n",
+	       100 * (many.median / one.median - 1));
+	return 0;
 }
 
 /*
