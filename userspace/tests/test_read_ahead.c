@@ -103,7 +103,25 @@ static void start_feeder(struct feeder *f, struct vfiomig_device *dev,
 	assert_int_equal(0, pthread_create(th, NULL, feed, f));
 }
 
-static void drain(size_t bytes, uint64_t expect)
+/*
+ * Threads started, counted by wrapping pthread_create() at link time
+ * (-Wl,--wrap=pthread_create in the Makefile).
+ */
+static atomic_int threads_started;
+
+int __real_pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr,
+			  void *(*fn)(void *), void *arg)
+{
+	atomic_fetch_add(&threads_started, 1);
+	return __real_pthread_create(th, attr, fn, arg);
+}
+
+/* Drains @bytes through a pipe; returns the threads the drain started. */
+static int drain(size_t bytes, uint64_t expect)
 {
 	struct vfiomig_device dev;
 	struct feeder f = { .bytes = bytes, .close_after = true };
@@ -111,8 +129,10 @@ static void drain(size_t bytes, uint64_t expect)
 	uint8_t buf[CHUNK];
 	uint64_t read_ns = 0, total = 0;
 	pthread_t th;
+	int before;
 
 	start_feeder(&f, &dev, &th);
+	before = atomic_load(&threads_started);
 	assert_int_equal(0, vm_read_ahead(&dev, buf, CHUNK, expect, NULL, check_sink,
 					  &c, &read_ns, &total));
 	pthread_join(th, NULL);
@@ -121,6 +141,7 @@ static void drain(size_t bytes, uint64_t expect)
 	assert_int_equal(bytes, c.seen);
 	assert_int_equal(bytes, total);
 	assert_true(read_ns > 0);
+	return atomic_load(&threads_started) - before;
 }
 
 static void every_byte_in_order(void **state)
@@ -256,45 +277,6 @@ static void abort_ends_a_blocked_read(void **state)
 }
 
 /*
- * Threads started, counted by wrapping pthread_create() at link time
- * (-Wl,--wrap=pthread_create in the Makefile).
- */
-static atomic_int threads_started;
-
-int __real_pthread_create(pthread_t *th, const pthread_attr_t *attr,
-			  void *(*fn)(void *), void *arg);
-int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr,
-			  void *(*fn)(void *), void *arg);
-int __wrap_pthread_create(pthread_t *th, const pthread_attr_t *attr,
-			  void *(*fn)(void *), void *arg)
-{
-	atomic_fetch_add(&threads_started, 1);
-	return __real_pthread_create(th, attr, fn, arg);
-}
-
-/* Threads a drain of @bytes started, with an estimate far above it. */
-static int threads_for(size_t bytes)
-{
-	struct vfiomig_device dev;
-	struct feeder f = { .bytes = bytes, .close_after = true };
-	struct checker c = { 0 };
-	uint8_t buf[CHUNK];
-	uint64_t read_ns = 0, total = 0;
-	pthread_t th;
-	int before;
-
-	start_feeder(&f, &dev, &th);
-	before = atomic_load(&threads_started);
-	assert_int_equal(0, vm_read_ahead(&dev, buf, CHUNK, UINT64_MAX, NULL,
-					  check_sink, &c, &read_ns, &total));
-	pthread_join(th, NULL);
-	close(dev.data_fd);
-	assert_false(c.bad);
-	assert_int_equal(bytes, total);
-	return atomic_load(&threads_started) - before;
-}
-
-/*
  * A device whose estimate is far above what is left (mlx5 and cx7 report
  * a whole image for an idle, pre-copied device) must not cost a thread in
  * the downtime: a stream that ends within its first chunk is read on the
@@ -303,11 +285,11 @@ static int threads_for(size_t bytes)
 static void short_stream_starts_no_thread(void **state)
 {
 	(void)state;
-	assert_int_equal(0, threads_for(0));
-	assert_int_equal(0, threads_for(100));
-	assert_int_equal(0, threads_for(CHUNK - 1));
-	assert_int_equal(1, threads_for(CHUNK + 1));
-	assert_int_equal(1, threads_for(64 * CHUNK));
+	assert_int_equal(0, drain(0, UINT64_MAX));
+	assert_int_equal(0, drain(100, UINT64_MAX));
+	assert_int_equal(0, drain(CHUNK - 1, UINT64_MAX));
+	assert_int_equal(1, drain(CHUNK + 1, UINT64_MAX));
+	assert_int_equal(1, drain(64 * CHUNK, UINT64_MAX));
 }
 
 /* A buffer provider that counts, and fails after @limit buffers. */
