@@ -81,61 +81,99 @@ static int closest(const double *v, int n, double target)
 }
 
 /*
- * figure() - @reps migrations of @n fresh @profile pairs with @extra
- * engine options; @setup (may be NULL) steers the devices first.  Fills
- * @total (downtime) and, if non-NULL, @dev0 (device 0's share).
- */
-/*
  * Of the last figure(), in ms from the engine's start: until destination
  * 0 had its first image (resume_image_ns), and until source device 0
  * entered PRE_COPY (where --min-precopy-ms starts counting).
  */
 static struct bench_stat last_image_ms, last_precopy_ms;
 
+/* What one run of a figure measured. */
+struct run_result {
+	double down, share, img, pre;
+};
+
+/*
+ * run_once() - run @r of figure @name: one migration of @n fresh
+ * @profile pairs with @extra engine options; @setup (may be NULL) steers
+ * the devices first.  Its report is <outdir>/raw/<name>-<r>.json.
+ */
+static int run_once(const struct bench_cfg *cfg, const char *name, int r,
+		    int n, const char *profile, const char *const *extra,
+		    int (*setup)(struct bench_devs *), struct run_result *out)
+{
+	struct bench_result res;
+	struct bench_devs d;
+	char json[512];
+	int ret;
+
+	ret = bench_devs_create(&d, n, profile);
+	if (ret)
+		return ret;
+	ret = setup ? setup(&d) : 0;
+	snprintf(json, sizeof(json), "%s/raw/%s-%d.json", cfg->outdir, name, r);
+	unsigned long long t0 = vfiomig_now_ns(), t_img = 0;
+
+	if (!ret)
+		ret = bench_migrate(cfg, &d, extra, json, &res);
+	if (!ret)
+		mockvf_attr_u64(d.dst[0], "resume_image_ns", &t_img);
+	out->img = t_img > t0 ? (t_img - t0) / 1e6 : 0;
+	out->pre = !ret && res.precopy_ns > t0 ?
+		   (res.precopy_ns - t0) / 1e6 : 0;
+	bench_devs_remove(&d);
+	if (ret) {
+		fprintf(stderr, "vfio-migbench: %s run %d failed\n", name, r + 1);
+		return ret;
+	}
+	out->down = res.downtime_ms;
+	out->share = res.dev_ms[0];
+	return 0;
+}
+
+/* The medians of @reps runs; keeps the run closest to the median. */
+static struct bench_stat figure_done(const struct bench_cfg *cfg,
+				     const char *name,
+				     const struct run_result *runs,
+				     struct bench_stat *dev0)
+{
+	double down[BENCH_MAX_REPS], share[BENCH_MAX_REPS];
+	double img[BENCH_MAX_REPS], pre[BENCH_MAX_REPS];
+	struct bench_stat total;
+
+	for (int r = 0; r < cfg->reps; r++) {
+		down[r] = runs[r].down;
+		share[r] = runs[r].share;
+		img[r] = runs[r].img;
+		pre[r] = runs[r].pre;
+	}
+	total = bench_stat_of(down, cfg->reps);
+	last_image_ms = bench_stat_of(img, cfg->reps);
+	last_precopy_ms = bench_stat_of(pre, cfg->reps);
+	if (dev0)
+		*dev0 = bench_stat_of(share, cfg->reps);
+	keep_run(cfg, name, closest(down, cfg->reps, total.median));
+	return total;
+}
+
+/*
+ * figure() - @reps runs of one figure (run_once()).  Fills @total
+ * (downtime) and, if non-NULL, @dev0 (device 0's share).
+ */
 static int figure(const struct bench_cfg *cfg, const char *name, int n,
 		  const char *profile, const char *const *extra,
 		  int (*setup)(struct bench_devs *), struct bench_stat *total,
 		  struct bench_stat *dev0)
 {
-	double down[BENCH_MAX_REPS], share[BENCH_MAX_REPS];
-	double img[BENCH_MAX_REPS], pre[BENCH_MAX_REPS];
-	char json[512];
+	struct run_result runs[BENCH_MAX_REPS];
 
 	for (int r = 0; r < cfg->reps; r++) {
-		struct bench_result res;
-		struct bench_devs d;
-		int ret;
+		int ret = run_once(cfg, name, r, n, profile, extra, setup,
+				   &runs[r]);
 
-		ret = bench_devs_create(&d, n, profile);
 		if (ret)
 			return ret;
-		ret = setup ? setup(&d) : 0;
-		snprintf(json, sizeof(json), "%s/raw/%s-%d.json", cfg->outdir,
-			 name, r);
-		unsigned long long t0 = vfiomig_now_ns(), t_img = 0;
-
-		if (!ret)
-			ret = bench_migrate(cfg, &d, extra, json, &res);
-		if (!ret)
-			mockvf_attr_u64(d.dst[0], "resume_image_ns", &t_img);
-		img[r] = t_img > t0 ? (t_img - t0) / 1e6 : 0;
-		pre[r] = !ret && res.precopy_ns > t0 ?
-			 (res.precopy_ns - t0) / 1e6 : 0;
-		bench_devs_remove(&d);
-		if (ret) {
-			fprintf(stderr, "vfio-migbench: %s run %d failed\n", name,
-				r + 1);
-			return ret;
-		}
-		down[r] = res.downtime_ms;
-		share[r] = res.dev_ms[0];
 	}
-	*total = bench_stat_of(down, cfg->reps);
-	last_image_ms = bench_stat_of(img, cfg->reps);
-	last_precopy_ms = bench_stat_of(pre, cfg->reps);
-	if (dev0)
-		*dev0 = bench_stat_of(share, cfg->reps);
-	keep_run(cfg, name, closest(down, cfg->reps, total->median));
+	*total = figure_done(cfg, name, runs, dev0);
 	return 0;
 }
 
@@ -226,6 +264,7 @@ int bench_parallel(const struct bench_cfg *cfg)
  */
 int bench_scaling(const struct bench_cfg *cfg)
 {
+	struct run_result runs1[BENCH_MAX_REPS], runs16[BENCH_MAX_REPS];
 	struct bench_stat one, many;
 	char old[16] = "1";
 	FILE *f = fopen(FW_SAVE_LIMIT, "r");
@@ -238,14 +277,23 @@ int bench_scaling(const struct bench_cfg *cfg)
 	}
 	printf("\nTable 1d: the engine alone: cx7 with SAVE commands unlimited "
 	       "(fw_max_concurrent_save=0), parallel, downtime ms, median "
-	       "[min-max] of %d\n", cfg->reps);
+	       "[min-max] of %d, runs alternating\n", cfg->reps);
+	/*
+	 * The two figures' runs alternate: a ratio of 1.05 is within what a
+	 * drifting host does to one figure run a minute after the other.
+	 */
 	ret = write_sysfs(FW_SAVE_LIMIT, "0");
-	if (!ret)
-		ret = figure(cfg, "scaling-1dev", 1, "cx7", par_opts, NULL, &one,
-			     NULL);
-	if (!ret)
-		ret = figure(cfg, "scaling-16dev", 16, "cx7", par_opts, NULL,
-			     &many, NULL);
+	for (int r = 0; r < cfg->reps && !ret; r++) {
+		ret = run_once(cfg, "scaling-1dev", r, 1, "cx7", par_opts, NULL,
+			       &runs1[r]);
+		if (!ret)
+			ret = run_once(cfg, "scaling-16dev", r, 16, "cx7",
+				       par_opts, NULL, &runs16[r]);
+	}
+	if (!ret) {
+		one = figure_done(cfg, "scaling-1dev", runs1, NULL);
+		many = figure_done(cfg, "scaling-16dev", runs16, NULL);
+	}
 	write_sysfs(FW_SAVE_LIMIT, old);
 	if (ret)
 		return ret;
